@@ -1,0 +1,53 @@
+# ATP: every target bootstraps what it needs (a .venv from the lock file, local services).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help venv test lint typecheck unit demo bench lock clean services
+
+help:
+	@echo "make demo   - set up and run the platform on emulators (http://127.0.0.1:8002)"
+	@echo "make test   - set up and run lint, type check and the whole test suite"
+	@echo "make bench  - run the benchmarks in bench/ and print their figures"
+	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q --disable-pip-version-check uv
+	$(UV) pip sync -q -p $(PY) requirements.lock
+	$(UV) pip install -q -p $(PY) --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+services:
+	@bash scripts/ensure-services.sh
+
+lint: venv
+	$(VENV)/bin/ruff check atp tests bench
+
+typecheck: venv
+	$(VENV)/bin/mypy atp
+
+test: venv services lint typecheck
+	ATP_REQUIRE_PG=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: venv
+	@if $(VENV)/bin/atp demo --help >/dev/null 2>&1; then \
+		$(VENV)/bin/atp demo; \
+	else \
+		$(PY) scripts/demo_market.py; \
+	fi
+
+bench: venv
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lock: venv
+	$(UV) pip compile -q pyproject.toml --extra dev -p $(PY) -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

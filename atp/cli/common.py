@@ -1,0 +1,25 @@
+"""What every command shares: settings that fail as a clear message with exit code 2."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from atp.config import Settings, SettingsError, load_settings
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a user-facing error (never a traceback) and exit."""
+    err_console.print(message, markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(exc.render())

@@ -1,0 +1,30 @@
+"""Entry point of the `atp` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from atp.cli.analyze import analyze
+
+app = typer.Typer(
+    name="atp",
+    help="ATP: automated crypto trading with a provable runtime integrity check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command("analyze")(analyze)
+
+
+def _register() -> None:
+    """Attach the command groups; each lives in its own module."""
+    from atp.cli.db import db_app
+
+    app.add_typer(db_app, name="db")
+
+
+_register()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,286 @@
+"""Settings: the one place that reads the environment and `.env`.
+
+Every field has a description and a `fix` hint, so a bad or missing value produces one
+message per field that says what is wrong and how to fix it (see `SettingsError`).
+Secrets are `SecretStr`: their repr is masked, and nothing here ever formats them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class Timeframe(StrEnum):
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    M30 = "30m"
+    H1 = "1h"
+    H4 = "4h"
+    D1 = "1d"
+
+
+TIMEFRAME_SECONDS: dict[str, int] = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "4h": 14400,
+    "1d": 86400,
+}
+
+
+def _fix(text: str) -> dict[str, Any]:
+    return {"fix": text}
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password hidden, safe for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1] if "@" in url else url
+
+
+class Settings(BaseSettings):
+    """ATP's settings, from the environment and `.env` (environment wins)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = Field(
+        default="sqlite:///atp.db",
+        description="SQLAlchemy URL of the database: SQLite file or PostgreSQL.",
+        json_schema_extra=_fix(
+            "set DATABASE_URL to sqlite:///path/to/atp.db or postgresql://user@host:5432/dbname"
+        ),
+    )
+    instance_name: str = Field(
+        default="atp",
+        min_length=1,
+        max_length=64,
+        description="Origin tag: which instance made an alert (shown in every message).",
+        json_schema_extra=_fix("set INSTANCE_NAME to a short name such as aws-prod"),
+    )
+    production: bool = Field(
+        default=False,
+        description="Only the production instance sends to the real chat; others log.",
+        json_schema_extra=_fix("set PRODUCTION to true or false"),
+    )
+
+    # Exchange
+    exchange_api_key: SecretStr | None = Field(
+        default=None,
+        description="Crypto.com Exchange API key (private calls, orders).",
+        json_schema_extra=_fix("set EXCHANGE_API_KEY from the exchange's API management page"),
+    )
+    exchange_api_secret: SecretStr | None = Field(
+        default=None,
+        description="Crypto.com Exchange API secret.",
+        json_schema_extra=_fix("set EXCHANGE_API_SECRET together with EXCHANGE_API_KEY"),
+    )
+    exchange_base_url: str | None = Field(
+        default=None,
+        description="Override of the exchange's base URL (emulator, tests); empty = real.",
+        json_schema_extra=_fix("set EXCHANGE_BASE_URL to http://host:port or leave it empty"),
+    )
+    exchange_proxy_url: SecretStr | None = Field(
+        default=None,
+        description="HTTP proxy for exchange calls, e.g. http://user:pass@host:8888.",
+        json_schema_extra=_fix("set EXCHANGE_PROXY_URL to http://[user:pass@]host:port"),
+    )
+    candle_timeframe: Timeframe = Field(
+        default=Timeframe.H1,
+        description="Candle timeframe fed to the indicators.",
+        json_schema_extra=_fix("set CANDLE_TIMEFRAME to one of 1m 5m 15m 30m 1h 4h 1d"),
+    )
+    candle_count: int = Field(
+        default=200,
+        ge=50,
+        le=1000,
+        description="Closed candles kept per symbol (MA200 needs 200).",
+        json_schema_extra=_fix("set CANDLE_COUNT to a whole number between 50 and 1000"),
+    )
+
+    # Monitor
+    monitor_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds between signal monitor cycles.",
+        json_schema_extra=_fix("set MONITOR_INTERVAL_SECONDS to a number of seconds, e.g. 30"),
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(
+        default=None,
+        description="Telegram bot token from @BotFather.",
+        json_schema_extra=_fix("set TELEGRAM_BOT_TOKEN to the token @BotFather gave you"),
+    )
+    telegram_chat_id: str | None = Field(
+        default=None,
+        description="Chat id that receives alerts.",
+        json_schema_extra=_fix("set TELEGRAM_CHAT_ID to the numeric id of the alert chat"),
+    )
+    telegram_api_base: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server (self-hosted servers and the emulator work too).",
+        json_schema_extra=_fix("set TELEGRAM_API_BASE to http(s)://host[:port]"),
+    )
+    telegram_allowed_chat_ids: str = Field(
+        default="",
+        description="Comma-separated chat ids allowed to send commands (the alert chat always is).",
+        json_schema_extra=_fix("set TELEGRAM_ALLOWED_CHAT_IDS to ids separated by commas"),
+    )
+    alerts_enabled: bool = Field(
+        default=True,
+        description="False runs without Telegram; alerts are then recorded but not sent.",
+        json_schema_extra=_fix("set ALERTS_ENABLED to true or false"),
+    )
+
+    # API
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP API and dashboard listen on.",
+        json_schema_extra=_fix("set API_HOST to an address such as 127.0.0.1 or 0.0.0.0"),
+    )
+    api_port: int = Field(
+        default=8002,
+        ge=1,
+        le=65535,
+        description="Port of the HTTP API and dashboard.",
+        json_schema_extra=_fix("set API_PORT to a port number between 1 and 65535"),
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required by every API call that changes state.",
+        json_schema_extra=_fix("set API_TOKEN to a long random string"),
+    )
+
+    # Logs and watchdog
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"^(?i:debug|info|warning|error)$",
+        description="Log level.",
+        json_schema_extra=_fix("set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR"),
+    )
+    log_file: str | None = Field(
+        default=None,
+        description="Also write the structured JSON log to this file (read by `atp logs`).",
+        json_schema_extra=_fix("set LOG_FILE to a writable path or leave it empty"),
+    )
+    deadman_url: str | None = Field(
+        default=None,
+        description="Dead-man's-switch URL pinged after each healthy watchdog cycle.",
+        json_schema_extra=_fix("set DEADMAN_URL to an http(s) URL or leave it empty"),
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
+        backend = url.get_backend_name()
+        if backend == "postgresql":
+            # psycopg 3 is the driver shipped with ATP; a bare postgresql:// means it.
+            if url.drivername in ("postgresql", "postgres"):
+                url = url.set(drivername="postgresql+psycopg")
+            return url.render_as_string(hide_password=False)
+        if backend != "sqlite":
+            raise ValueError(f"unsupported database '{backend}' (use sqlite or postgresql)")
+        return value
+
+    @field_validator("exchange_base_url", "telegram_api_base", "deadman_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("telegram_allowed_chat_ids")
+    @classmethod
+    def _chat_ids(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if not part.lstrip("-").isdigit():
+                raise ValueError(f"'{part}' is not a numeric chat id")
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Settings:
+        if (self.exchange_api_key is None) != (self.exchange_api_secret is None):
+            raise ValueError(
+                "EXCHANGE_API_KEY and EXCHANGE_API_SECRET must be set together"
+            )
+        return self
+
+    @property
+    def allowed_chat_ids(self) -> frozenset[str]:
+        ids = {p.strip() for p in self.telegram_allowed_chat_ids.split(",") if p.strip()}
+        if self.telegram_chat_id:
+            ids.add(self.telegram_chat_id)
+        return frozenset(ids)
+
+    @property
+    def has_exchange_credentials(self) -> bool:
+        return self.exchange_api_key is not None and self.exchange_api_secret is not None
+
+
+class SettingsError(Exception):
+    """Invalid settings, rendered as one line per bad field with the fix."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = ["Invalid settings (environment or .env):"]
+        for name, why, fix in self.problems:
+            lines.append(f"  - {name}: {why}; fix: {fix}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> SettingsError:
+        problems: list[tuple[str, str, str]] = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = [str(p) for p in err["loc"]]
+            field = loc[0] if loc else ""
+            info = Settings.model_fields.get(field)
+            extra = info.json_schema_extra if info is not None else None
+            fix = str(extra.get("fix")) if isinstance(extra, dict) else "see .env.example"
+            why = str(err["msg"]).removeprefix("Value error, ")
+            name = field.upper() if field else "settings"
+            problems.append((name, why, fix))
+        return cls(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning pydantic's error into a `SettingsError` a user can act on."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError.from_validation(exc) from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Fail with a SettingsError when any named field is unset (for `atp run`)."""
+    missing = []
+    for name in names:
+        if getattr(settings, name) in (None, ""):
+            info = Settings.model_fields[name]
+            extra = info.json_schema_extra
+            fix = str(extra.get("fix")) if isinstance(extra, dict) else "see .env.example"
+            missing.append((name.upper(), "missing", fix))
+    if missing:
+        raise SettingsError(missing)

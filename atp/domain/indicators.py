@@ -1,0 +1,121 @@
+"""Indicators over closed candles (business-rules §1), computed with TA-Lib.
+
+Too little history gives `None`, never a stand-in value: the old system set missing MAs
+equal to the price and produced false BUYs. TA-Lib is used because its RSI and ATR are
+the field-standard Wilder definitions and it is ~100× faster than numpy loops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import talib
+
+from atp.domain.candles import Candles, FloatArray
+
+RSI_PERIOD = 14
+ATR_PERIOD = 14
+EMA_PERIOD = 10
+MA_SHORT = 50
+MA_LONG = 200
+VOLUME_LOOKBACK = 5
+MA10W_DAYS = 70
+
+# Minimum closed candles each indicator needs; also used to explain an unknown value.
+MIN_CANDLES: dict[str, int] = {
+    "rsi": RSI_PERIOD + 1,
+    "ma50": MA_SHORT,
+    "ma200": MA_LONG,
+    "ema10": EMA_PERIOD,
+    "atr": ATR_PERIOD + 1,
+    "volume_ratio": VOLUME_LOOKBACK + 1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    """The indicator values one decision is made from; `None` means unknown."""
+
+    price: float | None
+    rsi: float | None
+    ma50: float | None
+    ma200: float | None
+    ema10: float | None
+    atr: float | None
+    volume_ratio: float | None
+    ma10w: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+def _last(values: FloatArray) -> float | None:
+    value = float(values[-1])
+    return None if math.isnan(value) else value
+
+
+def rsi(close: FloatArray) -> float | None:
+    if close.shape[0] < MIN_CANDLES["rsi"]:
+        return None
+    return _last(talib.RSI(close, timeperiod=RSI_PERIOD))
+
+
+def sma(close: FloatArray, period: int) -> float | None:
+    if close.shape[0] < period:
+        return None
+    # Only the last window matters for a simple average: no need to scan the history.
+    return _last(talib.SMA(close[-period:], timeperiod=period))
+
+
+def ema(close: FloatArray, period: int = EMA_PERIOD) -> float | None:
+    """EMA seeded with the SMA of its first `period` values (TA-Lib's default)."""
+    if close.shape[0] < period:
+        return None
+    return _last(talib.EMA(close, timeperiod=period))
+
+
+def atr(high: FloatArray, low: FloatArray, close: FloatArray) -> float | None:
+    if close.shape[0] < MIN_CANDLES["atr"]:
+        return None
+    return _last(talib.ATR(high, low, close, timeperiod=ATR_PERIOD))
+
+
+def volume_ratio(volume: FloatArray) -> float | None:
+    """Last closed volume ÷ mean of the 5 closed volumes before it; zero or missing ⇒ None."""
+    if volume.shape[0] < MIN_CANDLES["volume_ratio"]:
+        return None
+    last = float(volume[-1])
+    average = float(volume[-VOLUME_LOOKBACK - 1 : -1].mean())
+    if not (last > 0 and average > 0) or math.isnan(last) or math.isnan(average):
+        return None
+    return last / average
+
+
+def ma10w(daily_close: FloatArray | None) -> float | None:
+    """10-week average = SMA(70) of daily closes; unknown without daily candles."""
+    if daily_close is None:
+        return None
+    return sma(daily_close, MA10W_DAYS)
+
+
+def compute_indicators(
+    candles: Candles,
+    price: float | None,
+    daily_close: FloatArray | None = None,
+) -> Indicators:
+    """Indicators from closed candles plus the live price (the ticker's, or `None`)."""
+    close = candles.close
+    if close.dtype != np.float64:
+        close = close.astype(np.float64)
+    return Indicators(
+        price=price,
+        rsi=rsi(close),
+        ma50=sma(close, MA_SHORT),
+        ma200=sma(close, MA_LONG),
+        ema10=ema(close),
+        atr=atr(candles.high, candles.low, close),
+        volume_ratio=volume_ratio(candles.volume),
+        ma10w=ma10w(daily_close),
+    )

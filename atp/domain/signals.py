@@ -1,0 +1,286 @@
+"""BUY flags, SELL flags, the decision, `buy_index` and reasons (business-rules §3–§4).
+
+Every flag is three-valued: `True`, `False`, or `None` when an input it needs is unknown.
+Only all-`True` flags make a BUY or SELL: missing data is never "OK". Each flag is its own
+function, named as in the spec, so a rule is changed in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, NamedTuple
+
+from atp.domain.candles import Candles, FloatArray
+from atp.domain.indicators import Indicators, compute_indicators
+from atp.domain.presets import Preset
+
+Side = Literal["BUY", "SELL"]
+DecisionKind = Literal["BUY", "SELL", "WAIT"]
+
+FLAT_MARKET_PCT = 0.05  # |MA50 − EMA10| within this % of EMA10 counts as flat (§3.2)
+MA_TOLERANCE_PCT = 0.5  # price may sit this far below MA50 / MA200 (§3.2)
+SELL_TREND_GAP_PCT = 0.5  # EMA10 must be this far above MA50 for a SELL trend (§4.2)
+
+BUY_FLAGS = ("buy_rsi_ok", "buy_ma_ok", "buy_volume_ok", "buy_target_ok", "buy_price_ok")
+SELL_FLAGS = ("sell_rsi_ok", "sell_trend_ok", "sell_volume_ok")
+FLAG_NAMES = BUY_FLAGS + SELL_FLAGS
+
+
+class Check(NamedTuple):
+    """One flag's value and, when it is not `True`, the one-line reason why."""
+
+    value: bool | None
+    reason: str | None = None
+
+
+OK = Check(True)
+
+
+def _at_least(value: float, bound: float) -> bool:
+    """`value ≥ bound`, inclusive despite float rounding of the inputs (boundaries are spec)."""
+    return value >= bound - 1e-12 * abs(bound)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.8g}"
+
+
+def _unknown(flag: str, *inputs: str) -> Check:
+    return Check(None, f"{flag} unknown: {', '.join(inputs)} unknown")
+
+
+# ── BUY (§3) ───────────────────────────────────────────────────────────────────────────
+
+
+def buy_rsi_ok(ind: Indicators, preset: Preset) -> Check:
+    if ind.rsi is None:
+        return _unknown("buy_rsi_ok", "rsi")
+    if ind.rsi < preset.rsi_buy_below:
+        return OK
+    return Check(False, f"buy_rsi_ok: RSI {ind.rsi:.2f} not below {preset.rsi_buy_below:g}")
+
+
+def _ma50_vs_ema10(ind: Indicators) -> Check:
+    if ind.ma50 is None or ind.ema10 is None:
+        missing = [n for n, v in (("ma50", ind.ma50), ("ema10", ind.ema10)) if v is None]
+        return _unknown("buy_ma_ok", *missing)
+    gap = abs(ind.ma50 - ind.ema10)
+    if ind.ma50 > ind.ema10 or _at_least(FLAT_MARKET_PCT / 100 * ind.ema10, gap):
+        return OK
+    return Check(
+        False,
+        f"buy_ma_ok: MA50 {_fmt(ind.ma50)} below EMA10 {_fmt(ind.ema10)} "
+        f"by more than {FLAT_MARKET_PCT:g} %",
+    )
+
+
+def _price_vs(name: str, average: float | None, price: float | None, tol_pct: float) -> Check:
+    if average is None or price is None:
+        missing = [n for n, v in ((name.lower(), average), ("price", price)) if v is None]
+        return _unknown("buy_ma_ok", *missing)
+    if _at_least(price, average * (1 - tol_pct / 100)):
+        return OK
+    return Check(
+        False,
+        f"buy_ma_ok: price {_fmt(price)} more than {tol_pct:g} % below {name} {_fmt(average)}",
+    )
+
+
+def combine(checks: Iterable[Check]) -> Check:
+    """Three-valued AND: any `False` wins, else any `None`, else `True`."""
+    unknown: Check | None = None
+    for check in checks:
+        if check.value is False:
+            return check
+        if check.value is None and unknown is None:
+            unknown = check
+    return unknown or OK
+
+
+def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
+    checks: list[Check] = []
+    if preset.check_ma50 and preset.check_ema10:
+        checks.append(_ma50_vs_ema10(ind))
+    elif preset.check_ma50:
+        checks.append(_price_vs("MA50", ind.ma50, ind.price, MA_TOLERANCE_PCT))
+    elif preset.check_ema10:
+        checks.append(_price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct))
+    if preset.check_ma200:
+        checks.append(_price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT))
+    return combine(checks)
+
+
+def _volume_ok(flag: str, ind: Indicators, preset: Preset) -> Check:
+    if ind.volume_ratio is None:
+        return _unknown(flag, "volume_ratio")
+    if _at_least(ind.volume_ratio, preset.min_volume_ratio):
+        return OK
+    return Check(
+        False, f"{flag}: volume ratio {ind.volume_ratio:.2f} below {preset.min_volume_ratio:g}"
+    )
+
+
+def buy_volume_ok(ind: Indicators, preset: Preset) -> Check:
+    return _volume_ok("buy_volume_ok", ind, preset)
+
+
+def buy_target_ok(ind: Indicators, buy_target: float | None) -> Check:
+    if buy_target is None:
+        return OK
+    if ind.price is None:
+        return _unknown("buy_target_ok", "price")
+    if _at_least(buy_target, ind.price):
+        return OK
+    return Check(
+        False, f"buy_target_ok: price {_fmt(ind.price)} above buy target {_fmt(buy_target)}"
+    )
+
+
+def buy_price_ok(ind: Indicators) -> Check:
+    if ind.price is None:
+        return _unknown("buy_price_ok", "price")
+    if ind.price > 0:
+        return OK
+    return Check(False, f"buy_price_ok: price {_fmt(ind.price)} is not positive")
+
+
+# ── SELL (§4) ──────────────────────────────────────────────────────────────────────────
+
+
+def sell_rsi_ok(ind: Indicators, preset: Preset) -> Check:
+    if ind.rsi is None:
+        return _unknown("sell_rsi_ok", "rsi")
+    if ind.rsi > preset.rsi_sell_above:
+        return OK
+    return Check(False, f"sell_rsi_ok: RSI {ind.rsi:.2f} not above {preset.rsi_sell_above:g}")
+
+
+def sell_trend_ok(ind: Indicators, preset: Preset) -> Check:
+    """EMA10 ≥ MA50 × 1.005, or price < MA10w; three-valued OR of the two sides."""
+    if not preset.check_ma50:
+        return OK
+    if ind.ema10 is None or ind.ma50 is None:
+        ema_side: bool | None = None
+    else:
+        ema_side = _at_least(ind.ema10, ind.ma50 * (1 + SELL_TREND_GAP_PCT / 100))
+    if ind.price is None or ind.ma10w is None:
+        ma10w_side: bool | None = None
+    else:
+        ma10w_side = ind.price < ind.ma10w
+    if ema_side or ma10w_side:
+        return OK
+    if ema_side is False and ma10w_side is False:
+        return Check(
+            False,
+            f"sell_trend_ok: EMA10 {_fmt(ind.ema10 or 0)} not {SELL_TREND_GAP_PCT:g} % above "
+            f"MA50 {_fmt(ind.ma50 or 0)} and price not below MA10w",
+        )
+    missing = [
+        n
+        for n, v in (("ema10", ind.ema10), ("ma50", ind.ma50), ("price", ind.price),
+                     ("ma10w", ind.ma10w))
+        if v is None
+    ]
+    detail = "" if ema_side is None else " (EMA10 not 0.5 % above MA50)"
+    return Check(None, f"sell_trend_ok unknown: {', '.join(missing)} unknown{detail}")
+
+
+def sell_volume_ok(ind: Indicators, preset: Preset) -> Check:
+    return _volume_ok("sell_volume_ok", ind, preset)
+
+
+# ── The decision ───────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the engine decided for one symbol, with everything needed to explain it."""
+
+    decision: DecisionKind
+    flags: dict[str, bool | None]
+    indicators: Indicators
+    buy_index: int
+    reasons: tuple[str, ...]
+    preset: str
+
+    @property
+    def side(self) -> Side | None:
+        return None if self.decision == "WAIT" else self.decision
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "decision": self.decision,
+            "buy_index": self.buy_index,
+            "flags": dict(self.flags),
+            "indicators": self.indicators.to_dict(),
+            "reasons": list(self.reasons),
+            "preset": self.preset,
+        }
+
+
+def buy_index(buy_flags: Iterable[bool | None]) -> int:
+    """Progress toward a BUY: share of the five BUY flags that are `True`, in percent."""
+    return round(100 * sum(1 for f in buy_flags if f is True) / len(BUY_FLAGS))
+
+
+def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> Decision:
+    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags and not BUY."""
+    checks = (
+        ("buy_rsi_ok", buy_rsi_ok(ind, preset)),
+        ("buy_ma_ok", buy_ma_ok(ind, preset)),
+        ("buy_volume_ok", buy_volume_ok(ind, preset)),
+        ("buy_target_ok", buy_target_ok(ind, buy_target)),
+        ("buy_price_ok", buy_price_ok(ind)),
+        ("sell_rsi_ok", sell_rsi_ok(ind, preset)),
+        ("sell_trend_ok", sell_trend_ok(ind, preset)),
+        ("sell_volume_ok", sell_volume_ok(ind, preset)),
+    )
+    flags = {name: check.value for name, check in checks}
+    buy = all(flags[name] is True for name in BUY_FLAGS)
+    sell = not buy and all(flags[name] is True for name in SELL_FLAGS)
+    kind: DecisionKind = "BUY" if buy else "SELL" if sell else "WAIT"
+    reasons = tuple(check.reason for _, check in checks if check.reason is not None)
+    return Decision(
+        decision=kind,
+        flags=flags,
+        indicators=ind,
+        buy_index=buy_index(flags[name] for name in BUY_FLAGS),
+        reasons=reasons,
+        preset=preset.name,
+    )
+
+
+def price_is_fresh(price_at: datetime | None, now: datetime, max_age_seconds: float) -> bool:
+    """A price older than `max_age_seconds` (2 monitor intervals) is unknown (§1)."""
+    return price_at is not None and (now - price_at).total_seconds() <= max_age_seconds
+
+
+def evaluate(
+    candles: Candles,
+    preset: Preset,
+    *,
+    price: float | None,
+    price_at: datetime | None,
+    now: datetime,
+    max_price_age_seconds: float = 60.0,
+    buy_target: float | None = None,
+    daily_close: FloatArray | None = None,
+) -> Decision:
+    """Indicators + decision for one symbol: the single entry point every caller uses."""
+    fresh = price is not None and price_is_fresh(price_at, now, max_price_age_seconds)
+    ind = compute_indicators(candles, price if fresh else None, daily_close)
+    decision = decide(ind, preset, buy_target)
+    if price is not None and not fresh:
+        age = "no time" if price_at is None else f"{(now - price_at).total_seconds():.0f} s old"
+        stale = f"price stale ({age} > {max_price_age_seconds:g} s)"
+        return _with_reason(decision, stale)
+    return decision
+
+
+def _with_reason(decision: Decision, reason: str) -> Decision:
+    return Decision(
+        decision.decision, decision.flags, decision.indicators, decision.buy_index,
+        (*decision.reasons, reason), decision.preset,
+    )
