@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     """ATP's settings, from the environment and `.env` (environment wins)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     database_url: str = Field(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from atp.analysis import CandleFileError, analyze_file, decision_json, read_candles_csv
 from atp.cli.common import fail
 from atp.domain.presets import DEFAULT_PRESETS, PRESET_NAMES
-from atp.domain.signals import Decision
+
+if TYPE_CHECKING:
+    from atp.domain.signals import Decision
 
 _COLOURS = {True: "green", False: "red", None: "yellow"}
 
@@ -30,6 +32,9 @@ def analyze(
     buy_target: float | None = typer.Option(None, "--buy-target", help="Optional buy target."),
 ) -> None:
     """Print the decision, flags, indicators and reasons for the candles of a file."""
+    # Imported here so other commands start without loading TA-Lib.
+    from atp.analysis import CandleFileError, analyze_file, decision_json, read_candles_csv
+
     if preset not in DEFAULT_PRESETS:
         fail(f"--preset: unknown preset '{preset}'; fix: use one of {', '.join(PRESET_NAMES)}")
     try:

@@ -20,8 +20,10 @@ app.command("analyze")(analyze)
 def _register() -> None:
     """Attach the command groups; each lives in its own module."""
     from atp.cli.db import db_app
+    from atp.cli.emulate import emulate_app
 
     app.add_typer(db_app, name="db")
+    app.add_typer(emulate_app, name="emulate")
 
 
 _register()

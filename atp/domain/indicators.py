@@ -86,11 +86,12 @@ def volume_ratio(volume: FloatArray) -> float | None:
     """Last closed volume ÷ mean of the 5 closed volumes before it; zero or missing ⇒ None."""
     if volume.shape[0] < MIN_CANDLES["volume_ratio"]:
         return None
-    last = float(volume[-1])
-    average = float(volume[-VOLUME_LOOKBACK - 1 : -1].mean())
+    # Six Python floats: cheaper than a numpy reduction at this size (hot path, §bench).
+    *before, last = volume[-VOLUME_LOOKBACK - 1 :].tolist()
+    average = sum(before) / VOLUME_LOOKBACK
     if not (last > 0 and average > 0) or math.isnan(last) or math.isnan(average):
         return None
-    return last / average
+    return float(last / average)
 
 
 def ma10w(daily_close: FloatArray | None) -> float | None:

@@ -89,14 +89,14 @@ def _price_vs(name: str, average: float | None, price: float | None, tol_pct: fl
 
 
 def combine(checks: Iterable[Check]) -> Check:
-    """Three-valued AND: any `False` wins, else any `None`, else `True`."""
-    unknown: Check | None = None
+    """Three-valued AND: any `False` wins, else any `None` (naming every unknown), else `True`."""
+    unknown: list[str] = []
     for check in checks:
         if check.value is False:
             return check
-        if check.value is None and unknown is None:
-            unknown = check
-    return unknown or OK
+        if check.value is None and check.reason is not None:
+            unknown.append(check.reason)
+    return Check(None, "; ".join(unknown)) if unknown else OK
 
 
 def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
@@ -238,15 +238,16 @@ def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> 
         ("sell_volume_ok", sell_volume_ok(ind, preset)),
     )
     flags = {name: check.value for name, check in checks}
-    buy = all(flags[name] is True for name in BUY_FLAGS)
-    sell = not buy and all(flags[name] is True for name in SELL_FLAGS)
+    true_buy = sum(1 for _, check in checks[:5] if check.value is True)
+    buy = true_buy == len(BUY_FLAGS)
+    sell = not buy and all(check.value is True for _, check in checks[5:])
     kind: DecisionKind = "BUY" if buy else "SELL" if sell else "WAIT"
     reasons = tuple(check.reason for _, check in checks if check.reason is not None)
     return Decision(
         decision=kind,
         flags=flags,
         indicators=ind,
-        buy_index=buy_index(flags[name] for name in BUY_FLAGS),
+        buy_index=round(100 * true_buy / len(BUY_FLAGS)),
         reasons=reasons,
         preset=preset.name,
     )

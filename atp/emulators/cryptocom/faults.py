@@ -1,0 +1,79 @@
+"""Fault switches of the exchange emulator, settable at start and at run time.
+
+| name (CLI / admin)      | field                  | effect                                              |
+|-------------------------|------------------------|-----------------------------------------------------|
+| bad-credentials         | bad_credentials        | private calls answer 40101 (HTTP 401)               |
+| exchange-auth           | bad_credentials        | alias used by `atp demo --fault exchange-auth`      |
+| clock-skew[:SECONDS]    | clock_skew_seconds     | the exchange's clock is off (default 120 s) → 40102 |
+| ip-not-allowlisted      | ip_not_allowlisted     | private calls answer 40103 (HTTP 401)               |
+| rate-limit[:N]          | rate_limit_next        | the next N requests (default: all) answer 42901/429 |
+| malformed:SYMBOL        | malformed_symbol       | that symbol's ticker/candle fields are non-numeric  |
+| slow[:SECONDS]          | slow_seconds           | every reply is delayed (default 5 s)                |
+| down                    | down                   | connection refused: the listening socket is closed  |
+| unavailable             | unavailable            | HTTP 503 with code 9010001 (maintenance)            |
+
+"down" closes the port (and drops open keep-alive connections) rather than answering 503,
+because that is what a dead host or a stopped container looks like to a client; the 503 case
+is `unavailable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+ALL = -1  # rate_limit_next: reject every request until cleared
+
+
+@dataclass
+class Faults:
+    bad_credentials: bool = False
+    clock_skew_seconds: float = 0.0
+    ip_not_allowlisted: bool = False
+    rate_limit_next: int = 0
+    malformed_symbol: str | None = None
+    slow_seconds: float = 0.0
+    down: bool = False
+    unavailable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, **changes: Any) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def clear(self) -> None:
+        self.update(**asdict(Faults()))
+
+
+def parse_fault(spec: str) -> dict[str, Any]:
+    """`name[:arg]` (CLI / demo form) → field changes for `Faults.update`."""
+    name, _, arg = spec.partition(":")
+    name = name.strip().lower().replace("_", "-")
+    if name in ("bad-credentials", "exchange-auth", "auth"):
+        return {"bad_credentials": True}
+    if name == "clock-skew":
+        return {"clock_skew_seconds": float(arg or 120)}
+    if name in ("ip-not-allowlisted", "ip"):
+        return {"ip_not_allowlisted": True}
+    if name == "rate-limit":
+        return {"rate_limit_next": int(arg) if arg else ALL}
+    if name == "malformed":
+        if not arg:
+            raise ValueError("malformed needs a symbol: malformed:BTC_USDT")
+        return {"malformed_symbol": arg}
+    if name == "slow":
+        return {"slow_seconds": float(arg or 5)}
+    if name == "down":
+        return {"down": True}
+    if name == "unavailable":
+        return {"unavailable": True}
+    raise ValueError(
+        f"unknown exchange fault {spec!r}; known: bad-credentials, exchange-auth, clock-skew[:S], "
+        "ip-not-allowlisted, rate-limit[:N], malformed:SYMBOL, slow[:S], down, unavailable"
+    )

@@ -1,0 +1,431 @@
+"""The Crypto.com adapter: one ccxt client per process, every failure classified at the edge.
+
+Why it looks like this:
+- One `ccxt.async_support.cryptocom` instance (one aiohttp session, one throttle) per process;
+  markets are loaded once and refreshed hourly, never per call.
+- Market data uses public endpoints only: ccxt would otherwise call the private
+  get-currency-networks inside `load_markets`, and a bad key would blind the monitor.
+- Network errors and rate limits are retried with exponential backoff through an injectable
+  `sleep`, so tests run retries without waiting. Order creation is retried only on a rate
+  limit (the request was refused); after a network error its outcome is unknown.
+- Failures become ATP's classes (`errors.py`), are reported to `on_error` (the engine
+  records a typed event) and logged as one line; no secret reaches any of them.
+- Symbols are the exchange's instrument names (`BTC_USDT`), as the runbook and the
+  watchlist use them; ccxt's unified names stay inside this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+
+from atp.config import Settings
+from atp.exchange.errors import (
+    ErrorSink,
+    ExchangeFailure,
+    NetworkError,
+    ProxyStatusError,
+    RateLimited,
+    Redactor,
+    classify,
+    log_failure,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("atp.exchange")
+
+SuccessSink = Callable[[str, bool], None]  # (operation, private)
+
+
+class _CryptoCom(ccxt_async.cryptocom):  # type: ignore[misc]
+    """ccxt's client plus a request counter and a mark on a proxy's own HTTP status."""
+
+    request_count = 0
+
+    async def fetch(self, url: str, method: str = "GET", headers: Any = None,
+                    body: Any = None) -> Any:
+        self.request_count += 1
+        return await super().fetch(url, method, headers, body)
+
+    def handle_errors(self, code: int, reason: str, url: str, method: str, headers: Any,
+                      body: str, response: Any, request_headers: Any, request_body: Any) -> Any:
+        if code == 407:
+            raise ProxyStatusError(f"cryptocom {method} {url} {code} {reason}", code)
+        return super().handle_errors(code, reason, url, method, headers, body, response,
+                                     request_headers, request_body)
+
+
+class _RedactingFilter(logging.Filter):
+    """ccxt logs request bodies (api_key, sig) at DEBUG: scrub them before any handler."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    last: float | None
+    timestamp_ms: int | None
+    bid: float | None = None
+    ask: float | None = None
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def ccxt_config(settings: Settings, *, timeout_ms: int = 10_000) -> dict[str, Any]:
+    """ccxt constructor config from ATP settings (URLs, keys, proxy). Contains secrets."""
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms}
+    base = settings.exchange_base_url
+    if base:
+        config["urls"] = {"api": {"base": base, "v1": base + "/exchange/v1",
+                                  "v2": base + "/v2", "derivatives": base + "/v1"}}
+    if settings.exchange_api_key is not None and settings.exchange_api_secret is not None:
+        config["apiKey"] = settings.exchange_api_key.get_secret_value()
+        config["secret"] = settings.exchange_api_secret.get_secret_value()
+    if settings.exchange_proxy_url is not None:
+        proxy = settings.exchange_proxy_url.get_secret_value()
+        if proxy.startswith("socks"):
+            config["socksProxy"] = proxy
+        elif proxy.startswith("https://"):
+            config["httpsProxy"] = proxy
+        else:
+            config["httpProxy"] = proxy
+    return config
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    out = []
+    for s in (settings.exchange_api_key, settings.exchange_api_secret):
+        if s is not None:
+            out.append(s.get_secret_value())
+    if settings.exchange_proxy_url is not None:
+        url = settings.exchange_proxy_url.get_secret_value()
+        out.append(url)
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.password:
+            out.append(unquote(parts.password))
+    return out
+
+
+class ExchangeClient:
+    """ATP's port to Crypto.com Exchange. Create one per process; `await close()` at exit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_error: ErrorSink | None = None,
+        on_success: SuccessSink | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        markets_ttl: float = 3600.0,
+        timeout_ms: int = 10_000,
+        throttle: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.redact = Redactor(secrets_of(settings))
+        config = ccxt_config(settings, timeout_ms=timeout_ms)
+        config["enableRateLimit"] = throttle
+        self._ccxt = _CryptoCom(config)
+        # public market data must not depend on the private currency call
+        self._ccxt.options["fetchCurrencies"] = {"skipFetchCurrencies": True}
+        self._ccxt.logger = logging.getLogger("atp.exchange.ccxt")
+        if not any(isinstance(f, _RedactingFilter) for f in self._ccxt.logger.filters):
+            self._ccxt.logger.addFilter(_RedactingFilter(self.redact))
+        self.on_error = on_error
+        self.on_success = on_success
+        self._sleep = sleep
+        self._clock = clock
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.markets_ttl = markets_ttl
+        self._markets_at: float | None = None
+        self._id_to_symbol: dict[str, str] = {}
+        self._markets_lock = asyncio.Lock()
+        self.last_private_ok: float | None = None
+        self.last_failure: ExchangeFailure | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (the benchmark's and tests' measure)."""
+        return int(self._ccxt.request_count)
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.settings.has_exchange_credentials
+
+    @property
+    def proxy_in_use(self) -> bool:
+        return self.settings.exchange_proxy_url is not None
+
+    async def close(self) -> None:
+        await self._ccxt.close()
+
+    async def __aenter__(self) -> ExchangeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _backoff(self, attempt: int, failure: ExchangeFailure) -> float:
+        delay = self.backoff_base * (2 ** (attempt - 1))
+        if isinstance(failure, RateLimited):
+            delay = max(delay, 1.0)
+        return float(min(delay, self.backoff_max))
+
+    async def _call(
+        self,
+        operation: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        private: bool = False,
+        retry_on: tuple[type[ExchangeFailure], ...] = (NetworkError, RateLimited),
+    ) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await fn()
+            except Exception as exc:
+                failure = classify(exc, operation, self.redact)
+                failure.attempt = attempt
+                failure.will_retry = isinstance(failure, retry_on) and attempt <= self.retries
+                self._report(failure)
+                if not failure.will_retry:
+                    raise failure from None
+                await self._sleep(self._backoff(attempt, failure))
+                continue
+            if private:
+                self.last_private_ok = self._clock()
+            if self.on_success is not None:
+                self.on_success(operation, private)
+            return result
+
+    def _report(self, failure: ExchangeFailure) -> None:
+        self.last_failure = failure
+        log_failure(failure)
+        if self.on_error is not None:
+            try:
+                self.on_error(failure)
+            except Exception:  # a broken sink must not break trading
+                log.exception("exchange error sink failed")
+
+    # -- markets ---------------------------------------------------------------------------
+
+    async def ensure_markets(self) -> None:
+        """Load markets on first use and again once `markets_ttl` has passed."""
+        now = self._clock()
+        if self._markets_at is not None and now - self._markets_at < self.markets_ttl:
+            return
+        async with self._markets_lock:
+            if self._markets_at is not None and now - self._markets_at < self.markets_ttl:
+                return
+            reload = self._markets_at is not None
+            markets = await self._call(
+                "load_markets", lambda: self._ccxt.load_markets(reload=reload)
+            )
+            self._id_to_symbol = {m["id"]: s for s, m in markets.items() if m.get("spot")}
+            self._markets_at = now
+
+    async def symbols(self) -> list[str]:
+        await self.ensure_markets()
+        return sorted(self._id_to_symbol)
+
+    def is_listed(self, symbol: str) -> bool:
+        return symbol in self._id_to_symbol
+
+    def _unified(self, symbol: str) -> str:
+        try:
+            return self._id_to_symbol[symbol]
+        except KeyError:
+            raise KeyError(f"{symbol} is not listed on the exchange") from None
+
+    def instrument(self, symbol: str) -> dict[str, Any]:
+        """Precision and limits of a listed symbol (ccxt's market structure)."""
+        market: dict[str, Any] = self._ccxt.market(self._unified(symbol))
+        return market
+
+    # -- public data -----------------------------------------------------------------------
+
+    async def fetch_tickers(self) -> dict[str, Ticker]:
+        """Every ticker in one request, keyed by instrument name; bad fields become None."""
+        await self.ensure_markets()
+        raw = await self._call("fetch_tickers", lambda: self._ccxt.fetch_tickers())
+        out: dict[str, Ticker] = {}
+        for item in raw.values():
+            info = item.get("info") or {}
+            name = str(info.get("i") or "")
+            if not name:
+                continue
+            ts = item.get("timestamp")
+            out[name] = Ticker(
+                symbol=name,
+                last=_finite(item.get("last")),
+                timestamp_ms=int(ts) if isinstance(ts, int | float) and ts > 0 else None,
+                bid=_finite(item.get("bid")),
+                ask=_finite(item.get("ask")),
+            )
+        return out
+
+    async def fetch_candles(self, symbol: str, timeframe: str, limit: int) -> list[list[Any]]:
+        """The last `limit` candles, the forming one included (the exchange's answer)."""
+        await self.ensure_markets()
+        unified = self._unified(symbol)
+        rows: list[list[Any]] = await self._call(
+            f"fetch_ohlcv {symbol}",
+            lambda: self._ccxt.fetch_ohlcv(unified, timeframe, limit=min(limit, 300)),
+        )
+        return rows
+
+    async def exchange_time_offset(self) -> float | None:
+        """Exchange clock minus ours, in seconds, from the last reply's Date header."""
+        headers = getattr(self._ccxt, "last_response_headers", None) or {}
+        date = next((v for k, v in headers.items() if k.lower() == "date"), None)
+        if not date:
+            return None
+        try:
+            server = parsedate_to_datetime(str(date)).timestamp()
+        except (TypeError, ValueError):
+            return None
+        return server - self._clock()
+
+    # -- private calls -----------------------------------------------------------------------
+
+    async def fetch_balance(self) -> dict[str, dict[str, float]]:
+        """{currency: {"total", "used", "free"}} — also the canonical 'a private call works'."""
+        await self.ensure_markets()
+        raw = await self._call("fetch_balance", lambda: self._ccxt.fetch_balance(),
+                               private=True)
+        out: dict[str, dict[str, float]] = {}
+        for ccy, acct in raw.items():
+            if isinstance(acct, dict) and "total" in acct and ccy not in ("info", "free",
+                                                                            "used", "total"):
+                out[ccy] = {k: float(acct.get(k) or 0.0) for k in ("total", "used", "free")}
+        return out
+
+    async def create_order(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        amount: float,
+        price: float | None = None,
+        *,
+        trigger_price: float | None = None,
+        client_order_id: str | None = None,
+        notional: float | None = None,
+    ) -> dict[str, Any]:
+        """Place an order. `order_type`: market, limit, stop_limit, take_profit_limit.
+
+        A market buy may give `notional` (quote amount to spend) instead of `amount`.
+        """
+        await self.ensure_markets()
+        unified = self._unified(symbol)
+        params: dict[str, Any] = {}
+        if client_order_id:
+            params["client_oid"] = client_order_id
+        if trigger_price is not None:
+            params["ref_price"] = self._ccxt.price_to_precision(unified, trigger_price)
+        if notional is not None:
+            params["notional"] = self._ccxt.cost_to_precision(unified, notional)
+        otype = order_type.lower()
+
+        async def go() -> dict[str, Any]:
+            if notional is not None:
+                request = {"instrument_name": symbol, "side": side.upper(), "type": "MARKET",
+                           **params}
+                response = await self._ccxt.v1PrivatePostPrivateCreateOrder(request)
+                result: dict[str, Any] = self._ccxt.parse_order(response.get("result") or {},
+                                                               self._ccxt.market(unified))
+                return result
+            ccxt_type = "limit" if otype in ("stop_limit", "take_profit_limit") else otype
+            order: dict[str, Any] = await self._ccxt.create_order(
+                unified, ccxt_type, side.lower(), amount, price, params
+            )
+            return order
+
+        return await self._call(f"create_order {symbol}", go, private=True,
+                                retry_on=(RateLimited,))
+
+    async def create_oco(
+        self,
+        symbol: str,
+        side: str,
+        amount: float,
+        take_profit_price: float,
+        stop_price: float,
+        stop_limit_price: float,
+    ) -> str:
+        """A take-profit LIMIT and a STOP_LIMIT as one OCO list; returns the list id."""
+        await self.ensure_markets()
+        unified = self._unified(symbol)
+        legs = [
+            {"symbol": unified, "type": "limit", "side": side.lower(), "amount": amount,
+             "price": take_profit_price},
+            {"symbol": unified, "type": "limit", "side": side.lower(), "amount": amount,
+             "price": stop_limit_price,
+             "params": {"ref_price": self._ccxt.price_to_precision(unified, stop_price)}},
+        ]
+        orders = await self._call(
+            f"create_oco {symbol}",
+            lambda: self._ccxt.create_orders(legs, {"contingency_type": "OCO"}),
+            private=True, retry_on=(RateLimited,),
+        )
+        return str(orders[0]["id"])
+
+    async def cancel_order(self, order_id: str, symbol: str | None = None) -> dict[str, Any]:
+        await self.ensure_markets()
+        unified = self._unified(symbol) if symbol else None
+        result: dict[str, Any] = await self._call(
+            "cancel_order", lambda: self._ccxt.cancel_order(order_id, unified), private=True
+        )
+        return result
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        await self.ensure_markets()
+        unified = self._unified(symbol) if symbol else None
+        result: list[dict[str, Any]] = await self._call(
+            "fetch_open_orders", lambda: self._ccxt.fetch_open_orders(unified), private=True
+        )
+        return result
+
+    async def fetch_order(self, order_id: str, symbol: str | None = None) -> dict[str, Any]:
+        await self.ensure_markets()
+        unified = self._unified(symbol) if symbol else None
+        result: dict[str, Any] = await self._call(
+            "fetch_order", lambda: self._ccxt.fetch_order(order_id, unified), private=True
+        )
+        return result
+
+
+def unified_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in rows]

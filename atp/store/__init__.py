@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations, engine set-up, unit of work, the journal."""

@@ -1,0 +1,439 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+The schema is created and changed only by the Alembic migrations in `migrations/`
+(failure mode 8: an ad-hoc `create_all` once left the throttle table missing). A test
+proves these models and the migrated schema agree, so edit both together.
+
+Conventions:
+- every timestamp is a `UtcDateTime` (aware UTC on SQLite and PostgreSQL alike);
+- enumerated strings carry a CHECK constraint, so a typo fails the write instead of
+  producing a row no reader recognises;
+- free text that may grow (messages, errors, reasons) is `Text`, never a short `String`
+  that one backend truncates or rejects;
+- ORM classes end in `Row` so they never collide with the domain's value types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from atp.domain.presets import Preset
+from atp.store.types import UtcDateTime
+
+# Deterministic constraint names: the migrations spell the same names, SQLite batch
+# operations can address constraints by name, and error messages say which rule fired.
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Enumerations shared by the CHECK constraints and by code that validates before writing.
+SEVERITIES: Final = ("info", "warning", "error")
+DECISIONS: Final = ("BUY", "SELL", "WAIT")
+SIDES: Final = ("BUY", "SELL")
+OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED")
+OUTBOX_KINDS: Final = ("alert", "watchdog", "reply")
+OUTBOX_STATUSES: Final = ("pending", "sent", "failed")
+AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist")
+RISKS: Final = ("conservative", "aggressive")
+
+DEFAULT_EXCHANGE: Final = "cryptocom"
+DEFAULT_PRESET: Final = "swing-conservative"
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), nullable=False, server_default=func.now())
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(
+        UtcDateTime(), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PresetRow(Base):
+    """One strategy preset: one typed column per field of `atp.domain.presets.Preset`."""
+
+    __tablename__ = "presets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rsi_buy_below: Mapped[float] = mapped_column(Float, nullable=False)
+    rsi_sell_above: Mapped[float] = mapped_column(Float, nullable=False)
+    check_ema10: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    check_ma50: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    check_ma200: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    risk: Mapped[str] = mapped_column(String(16), nullable=False)
+    ema10_tolerance_pct: Mapped[float] = mapped_column(Float, nullable=False)
+    min_volume_ratio: Mapped[float] = mapped_column(Float, nullable=False)
+    cooldown_minutes: Mapped[float] = mapped_column(Float, nullable=False)
+    min_price_change_pct: Mapped[float] = mapped_column(Float, nullable=False)
+    sl_pct: Mapped[float] = mapped_column(Float, nullable=False)
+    tp_pct: Mapped[float] = mapped_column(Float, nullable=False)
+    sl_atr_mult: Mapped[float] = mapped_column(Float, nullable=False)
+    tp_atr_mult: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = _updated_at()
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False, server_default="system")
+
+    __table_args__ = (
+        CheckConstraint(_one_of("risk", RISKS), name="risk"),
+        CheckConstraint("rsi_buy_below < rsi_sell_above", name="rsi_order"),
+    )
+
+    def to_domain(self) -> Preset:
+        """The domain value this row stores (the rule engine never sees ORM objects)."""
+        return Preset(
+            name=self.name,
+            rsi_buy_below=self.rsi_buy_below,
+            rsi_sell_above=self.rsi_sell_above,
+            check_ema10=self.check_ema10,
+            check_ma50=self.check_ma50,
+            check_ma200=self.check_ma200,
+            risk="aggressive" if self.risk == "aggressive" else "conservative",
+            ema10_tolerance_pct=self.ema10_tolerance_pct,
+            min_volume_ratio=self.min_volume_ratio,
+            cooldown_minutes=self.cooldown_minutes,
+            min_price_change_pct=self.min_price_change_pct,
+            sl_pct=self.sl_pct,
+            tp_pct=self.tp_pct,
+            sl_atr_mult=self.sl_atr_mult,
+            tp_atr_mult=self.tp_atr_mult,
+        )
+
+    @classmethod
+    def from_domain(cls, preset: Preset, *, updated_at: datetime, updated_by: str) -> PresetRow:
+        return cls(**preset.to_dict(), updated_at=updated_at, updated_by=updated_by)
+
+
+class WatchlistRow(Base):
+    """A symbol the monitor evaluates. Exactly one row per (exchange, symbol): failure
+    mode 12 was the UI writing one of two duplicate rows while the monitor read the other.
+    The alert flags are NOT NULL with default true: a NULL once read as "off" and silently
+    blocked alerts (failure mode 2)."""
+
+    __tablename__ = "watchlist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(
+        String(32), nullable=False, default=DEFAULT_EXCHANGE, server_default=DEFAULT_EXCHANGE
+    )
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    alert_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    buy_alert_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    sell_alert_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    preset: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey("presets.name", onupdate="CASCADE", ondelete="RESTRICT"),
+        nullable=False,
+        default=DEFAULT_PRESET,
+        server_default=DEFAULT_PRESET,
+    )
+    # Per-symbol preset overrides (validated by atp.domain.presets.validate_values),
+    # including sl_pct / tp_pct.
+    overrides: Mapped[dict[str, Any]] = mapped_column(
+        JSON, nullable=False, default=dict, server_default=sql_text("'{}'")
+    )
+    trade_enabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    trade_amount_usd: Mapped[float] = mapped_column(
+        Float, nullable=False, default=0.0, server_default=sql_text("0")
+    )
+    buy_target: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("exchange", "symbol"),
+        CheckConstraint("trade_amount_usd >= 0", name="trade_amount_usd"),
+        CheckConstraint("buy_target IS NULL OR buy_target > 0", name="buy_target"),
+    )
+
+
+class SettingRow(Base):
+    """A runtime setting edited through the API, dashboard or Telegram (failure mode 15:
+    settings kept in a file inside the container were lost on rebuild)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=False)
+    updated_at: Mapped[datetime] = _updated_at()
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditLogRow(Base):
+    """One changed field of a setting, preset or watchlist row: when, who, old → new."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity: Mapped[str] = mapped_column(String(16), nullable=False)
+    entity_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    field: Mapped[str] = mapped_column(String(64), nullable=False)
+    old_value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("entity", AUDIT_ENTITIES), name="entity"),
+        Index(None, "entity", "entity_key", "at"),
+        Index(None, "at"),
+    )
+
+
+class MonitorCycleRow(Base):
+    """One signal monitor cycle; `id` is the cycle number the log markers print."""
+
+    __tablename__ = "monitor_cycles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    symbols: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    processed: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    skipped: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    lag_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    instance: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (Index(None, "started_at"),)
+
+
+class DecisionRow(Base):
+    """What the rule engine decided for one symbol, with everything needed to explain it
+    (flags, indicator values, reasons) so flips and false signals are visible later."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cycle_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    preset: Mapped[str] = mapped_column(String(64), nullable=False)
+    decision: Mapped[str] = mapped_column(String(8), nullable=False)
+    buy_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flags: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    reasons: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
+        CheckConstraint("buy_index BETWEEN 0 AND 100", name="buy_index"),
+        Index(None, "symbol", "created_at"),
+        Index(None, "decision", "created_at"),
+        Index(None, "cycle_id"),
+    )
+
+
+class EventRow(Base):
+    """The journal: one typed record per pipeline stage. The integrity check, dashboard
+    and /status read these instead of grepping logs."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    severity: Mapped[str] = mapped_column(
+        String(8), nullable=False, default="info", server_default="info"
+    )
+    symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    instance: Mapped[str] = mapped_column(String(64), nullable=False)
+    message: Mapped[str] = mapped_column(
+        Text, nullable=False, default="", server_default=sql_text("''")
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        JSON, nullable=False, default=dict, server_default=sql_text("'{}'")
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
+        Index(None, "type", "at"),
+        Index(None, "decision_id"),
+        Index(None, "symbol", "at"),
+        Index(None, "at"),
+    )
+
+
+class AlertOutcomeRow(Base):
+    """The one outcome of a BUY/SELL decision (business-rules §5). The unique
+    `decision_id` makes "exactly one" a database fact, not a hope (failure mode 1)."""
+
+    __tablename__ = "alert_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False
+    )
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    preset: Mapped[str] = mapped_column(String(64), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    origin: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("decision_id"),
+        CheckConstraint(_one_of("side", SIDES), name="side"),
+        CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        Index(None, "outcome", "created_at"),
+        Index(None, "symbol", "created_at"),
+    )
+
+
+class ThrottleStateRow(Base):
+    """The last ACCEPTED alert per (symbol, preset): the input of the throttle verdict
+    (business-rules §5.2). A missing table here once meant alert spam (failure mode 8)."""
+
+    __tablename__ = "throttle_state"
+
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    preset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    alerted_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    price: Mapped[float] = mapped_column(Float, nullable=False)
+    decision_id: Mapped[str] = mapped_column(String(36), nullable=False)
+
+    __table_args__ = (CheckConstraint(_one_of("side", SIDES), name="side"),)
+
+
+class OutboxRow(Base):
+    """A message that must not be lost: written in the same transaction as its outcome,
+    delivered and retried by the sender, so a Telegram outage delays and never drops."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(8), nullable=False, default="pending", server_default="pending"
+    )
+    attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    origin: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", OUTBOX_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "decision_id"),
+    )
+
+
+class OrderRow(Base):
+    """An order intent or a placed order. `client_order_id` derives from the decision id
+    and is unique, so a retry can never place the same order twice (business-rules §6)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    decision_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    order_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    notional: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    trigger_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    dry_run: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    exchange_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parent_client_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("client_order_id"),
+        CheckConstraint(_one_of("side", SIDES), name="side"),
+        Index(None, "decision_id"),
+        Index(None, "symbol", "created_at"),
+        Index(None, "parent_client_order_id"),
+    )
+
+
+class LeaseRow(Base):
+    """A named lease (e.g. the Telegram poller): one holder at a time, so a second
+    instance cannot cause 409 conflicts or duplicate alerts (failure modes 6, 7)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), nullable=False)
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    renewed_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+metadata = Base.metadata

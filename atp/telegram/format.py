@@ -1,0 +1,75 @@
+"""The text of an alert message and of long command answers.
+
+Plain text, sent without parse_mode: symbols such as BTC_USDT and reason strings contain
+characters Markdown/HTML would need escaped, and an escaping slip turns a delivered alert
+into a 400 "can't parse entities" — a permanent failure for a cosmetic reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+MAX_MESSAGE = 4096  # Telegram's limit for one message's text
+_SIDE_MARK = {"BUY": "🟢", "SELL": "🔴"}
+
+
+def format_price(price: Decimal | float | int | str | None) -> str:
+    """Enough digits for coins worth 0.00001234 and 65,000 alike; no float noise."""
+    if price is None:
+        return "unknown"
+    try:
+        value = Decimal(str(price))
+    except InvalidOperation:
+        return str(price)
+    if not value.is_finite():
+        return "unknown"
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    text = f"{value:.4f}" if abs(value) >= 1 else f"{value:.8f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_alert(
+    *,
+    symbol: str,
+    side: str,
+    price: Decimal | float | int | str | None,
+    preset: str,
+    reasons: Sequence[str],
+    buy_index: float | int | None,
+    origin: str,
+    decision_id: str | None = None,
+) -> str:
+    """One alert, readable on a phone: side and symbol first, the origin tag last."""
+    side_text = str(side).upper()
+    mark = _SIDE_MARK.get(side_text, "⚪")
+    lines = [f"{mark} {side_text} {symbol} @ {format_price(price)}", f"Preset: {preset}"]
+    if buy_index is not None:
+        lines.append(f"Buy index: {buy_index:g}" if isinstance(buy_index, float)
+                     else f"Buy index: {buy_index}")
+    if reasons:
+        lines.append("Reasons:")
+        lines.extend(f"• {r}" for r in reasons)
+    footer = f"Origin: {origin}" + (f" · decision {decision_id}" if decision_id else "")
+    text = "\n".join([*lines, footer])
+    if len(text) > MAX_MESSAGE:  # keep the footer: it says which instance sent this
+        keep = MAX_MESSAGE - len(footer) - 2
+        text = "\n".join(lines)[:keep].rstrip() + "…\n" + footer
+    return text
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Cut a long answer into messages Telegram accepts, at line breaks where possible."""
+    if not text:
+        return []
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text:
+        parts.append(text)
+    return parts

@@ -1,0 +1,336 @@
+"""Commands in: a getUpdates poller (python-telegram-bot `Application`) behind a lease.
+
+Why a lease: two instances polling one token make Telegram answer 409 to each in turn
+(failure mode 6). Only the lease holder polls; a 409 that still happens (a forgotten
+server outside the lease, a webhook) is logged as `[TG] getUpdates conflict (409) ...`,
+counted in `ConflictCounter`, and reported as an event. Outgoing alerts never wait on
+any of this: the sender has its own Bot and HTTP pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from atp.config import Settings
+from atp.telegram.commands import COMMANDS, CommandCore, answer
+from atp.telegram.format import split_text
+from atp.telegram.lease import Lease
+from atp.telegram.redact import install_log_redaction, redact
+from atp.telegram.sender import DEFAULT_API_BASE
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "This chat is not authorised to use this bot."
+
+
+class PollerEventKind(StrEnum):
+    UNAUTHORISED = "telegram_unauthorised_command"
+    CONFLICT = "telegram_getupdates_conflict"
+    LEASE_ACQUIRED = "telegram_lease_acquired"
+    LEASE_LOST = "telegram_lease_lost"
+    POLL_ERROR = "telegram_poll_error"
+    COMMAND_FAILED = "telegram_command_failed"
+
+
+@dataclass(frozen=True)
+class PollerEvent:
+    """Something the journal should know; plain data, token-free."""
+
+    kind: PollerEventKind
+    at: datetime
+    chat_id: int | None = None
+    detail: str = ""
+
+
+OnEvent = Callable[[PollerEvent], Awaitable[None]]
+
+
+@dataclass
+class ConflictCounter:
+    """409s from getUpdates: how many, and the last one (for /metrics and `atp check`)."""
+
+    count: int = 0
+    last_at: datetime | None = None
+    last_description: str | None = None
+
+    def record(self, description: str, at: datetime) -> None:
+        self.count += 1
+        self.last_at = at
+        self.last_description = description
+
+
+@dataclass
+class PollerStatus:
+    holding_lease: bool = False
+    polling: bool = False
+    commands_answered: int = 0
+    refused: int = 0
+    command_errors: int = 0
+    last_error: str | None = None
+    conflicts: ConflictCounter = field(default_factory=ConflictCounter)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelegramPoller:
+    """Polls only while holding `lease`; answers commands for `allowed_chat_ids` only."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        core: CommandCore,
+        lease: Lease,
+        allowed_chat_ids: Iterable[str | int],
+        api_base: str = DEFAULT_API_BASE,
+        instance_name: str = "atp",
+        on_event: OnEvent | None = None,
+        conflicts: ConflictCounter | None = None,
+        poll_timeout: float = 10.0,
+        lease_renew_interval: float = 10.0,
+        retry_interval: float = 5.0,
+        max_retry_interval: float = 60.0,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """`poll_timeout`: getUpdates long-poll seconds. `lease_renew_interval` must be
+        well under the lease's TTL. `retry_interval` (doubling up to the max) paces retries
+        when the lease is taken or Telegram cannot be reached."""
+        if not token:
+            raise ValueError("a bot token is required (TELEGRAM_BOT_TOKEN)")
+        install_log_redaction(token)
+        self._token = token
+        self._base = api_base.rstrip("/")
+        self._core = core
+        self._lease = lease
+        self._allowed = frozenset(str(c) for c in allowed_chat_ids)
+        self.instance_name = instance_name
+        self._on_event = on_event
+        self.status = PollerStatus(conflicts=conflicts or ConflictCounter())
+        self.poll_timeout = poll_timeout
+        self.lease_renew_interval = lease_renew_interval
+        self.retry_interval = retry_interval
+        self.max_retry_interval = max_retry_interval
+        self._now = now
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._event_tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, core: CommandCore, lease: Lease, **options: Any
+    ) -> TelegramPoller:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        return cls(
+            settings.telegram_bot_token.get_secret_value(),
+            core=core,
+            lease=lease,
+            allowed_chat_ids=settings.allowed_chat_ids,
+            api_base=settings.telegram_api_base or DEFAULT_API_BASE,
+            instance_name=settings.instance_name,
+            **options,
+        )
+
+    @property
+    def conflicts(self) -> ConflictCounter:
+        return self.status.conflicts
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Run in the background until `stop()`."""
+        if self._task is None or self._task.done():
+            self._stopping.clear()
+            self._task = asyncio.create_task(self.run(), name="telegram-poller")
+
+    async def stop(self) -> None:
+        """Stop polling, release the lease, wait for the background task."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._event_tasks:
+            await asyncio.gather(*self._event_tasks, return_exceptions=True)
+
+    async def run(self) -> None:
+        """Acquire the lease, poll while renewing it, retry with backoff on failures."""
+        delay = self.retry_interval
+        while not self._stopping.is_set():
+            if not await self._lease.acquire():
+                await self._pause(self.retry_interval)
+                continue
+            self.status.holding_lease = True
+            await self._emit(PollerEventKind.LEASE_ACQUIRED, detail=self.instance_name)
+            log.info("[TG] poller lease acquired instance=%s", self.instance_name)
+            app = self._build_app()
+            try:
+                await self._start_polling(app)
+                delay = self.retry_interval
+                await self._hold_lease()
+            except Exception as exc:  # Telegram unreachable, bad token, …: retry later
+                reason = self._describe(exc)
+                self.status.last_error = reason
+                log.error("[TG] poller could not poll: %s; retry in %.1fs", reason, delay)
+                await self._emit(PollerEventKind.POLL_ERROR, detail=reason)
+            finally:
+                await self._stop_polling(app)
+                self.status.holding_lease = False
+                await self._lease.release()
+            if not self._stopping.is_set():
+                await self._pause(delay)
+                delay = min(self.max_retry_interval, delay * 2)
+
+    async def _hold_lease(self) -> None:
+        while not self._stopping.is_set():
+            await self._pause(self.lease_renew_interval)
+            if self._stopping.is_set():
+                return
+            if not await self._lease.renew():
+                log.warning("[TG] poller lease lost instance=%s; polling stops",
+                            self.instance_name)
+                await self._emit(PollerEventKind.LEASE_LOST, detail=self.instance_name)
+                return
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    # --- python-telegram-bot wiring -----------------------------------------------------
+
+    def _build_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        app = (
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(f"{self._base}/bot")
+            .base_file_url(f"{self._base}/file/bot")
+            .job_queue(None)
+            .build()
+        )
+        app.add_handler(TypeHandler(Update, self._gate), group=-1)
+        for name in COMMANDS:
+            app.add_handler(CommandHandler(name, self._command))
+        app.add_handler(MessageHandler(filters.TEXT, self._command))
+        return app
+
+    async def _start_polling(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await app.initialize()  # getMe: fails fast on a bad token or an outage
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(
+            timeout=int(self.poll_timeout),
+            allowed_updates=["message"],
+            error_callback=self._on_poll_error,
+        )
+        self.status.polling = True
+        log.info("[TG] polling getUpdates instance=%s", self.instance_name)
+
+    async def _stop_polling(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.status.polling = False
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+        except Exception as exc:
+            log.warning("[TG] poller shutdown error: %s", self._describe(exc))
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        """PTB's polling error hook: sync and must not raise (PTB retries with backoff)."""
+        reason = self._describe(exc)
+        if isinstance(exc, Conflict):
+            self.conflicts.record(reason, self._now())
+            log.warning(
+                "[TG] getUpdates conflict (409) count=%d instance=%s: %s",
+                self.conflicts.count, self.instance_name, reason,
+            )
+            self._emit_soon(PollerEventKind.CONFLICT, detail=reason)
+        else:
+            self.status.last_error = reason
+            log.warning("[TG] getUpdates failed instance=%s: %s", self.instance_name, reason)
+
+    async def _gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Runs before every handler: strangers get a refusal and nothing else."""
+        chat = update.effective_chat
+        if chat is None or str(chat.id) in self._allowed:
+            return
+        self.status.refused += 1
+        message = update.effective_message
+        text = message.text if message is not None and message.text else ""
+        log.warning("[TG] refused command from unauthorised chat=%s text=%r", chat.id,
+                    text[:64])
+        await self._emit(PollerEventKind.UNAUTHORISED, chat_id=chat.id, detail=text[:64])
+        try:
+            await context.bot.send_message(chat_id=chat.id, text=REFUSAL)
+        except TelegramError as exc:
+            log.warning("[TG] could not send refusal to chat=%s: %s", chat.id,
+                        self._describe(exc))
+        raise ApplicationHandlerStop
+
+    async def _command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text or update.effective_chat is None:
+            return
+        chat_id = update.effective_chat.id
+        words = message.text.split()
+        if not words[0].startswith("/"):
+            reply = "Send /help for the list of commands."
+        else:
+            command = words[0][1:].split("@", 1)[0].lower()
+            try:
+                reply = await answer(self._core, command, words[1:], self.instance_name)
+                self.status.commands_answered += 1
+            except Exception as exc:
+                self.status.command_errors += 1
+                detail = f"/{command}: {type(exc).__name__}: {self._describe(exc)}"
+                log.exception("[TG] command failed chat=%s %s", chat_id, detail)
+                await self._emit(PollerEventKind.COMMAND_FAILED, chat_id=chat_id,
+                                 detail=detail)
+                reply = f"⚠️ /{command} failed: {type(exc).__name__} (logged)."
+        for part in split_text(reply) or ["(empty answer)"]:
+            await context.bot.send_message(chat_id=chat_id, text=part)
+
+    # --- events -------------------------------------------------------------------------
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, InvalidToken):
+            return "invalid bot token: Telegram answered Unauthorized"
+        return str(exc)
+
+    async def _emit(
+        self, kind: PollerEventKind, *, chat_id: int | None = None, detail: str = ""
+    ) -> None:
+        if self._on_event is None:
+            return
+        try:
+            await self._on_event(PollerEvent(kind, self._now(), chat_id, detail))
+        except Exception:
+            log.exception("[TG] on_event callback failed for %s", kind)
+
+    def _emit_soon(self, kind: PollerEventKind, *, detail: str = "") -> None:
+        task = asyncio.get_running_loop().create_task(self._emit(kind, detail=detail))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)

@@ -1,0 +1,182 @@
+"""Shared fixtures: real databases on both backends, isolated and cleaned up.
+
+- `db_url`: an EMPTY database URL (never migrated), parametrized `sqlite` | `postgresql`.
+  SQLite: a file in tmp_path. PostgreSQL: a fresh schema (selected through `search_path`
+  in the URL) inside a database created for this test session.
+- `migrated_db`: a `MigratedDb` (url, engine, session_factory, backend) at the newest
+  revision, parametrized the same way. One migrated database per backend per session;
+  before each test every table is emptied and the seed rows the migrations wrote (the
+  presets) are restored, so each test starts from a freshly migrated state cheaply.
+
+PostgreSQL: the admin URL defaults to postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+(override with ATP_TEST_PG_URL). The session creates `atp_test_<random>` and drops it at
+the end, failures included. When the server is unreachable the PostgreSQL variants skip,
+or fail when ATP_REQUIRE_PG=1 (as `make test` sets it). `-m "not pg"` deselects them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, delete, insert, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg),
+]
+
+
+def _render(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def _pg_admin_url() -> URL:
+    url = make_url(os.environ.get("ATP_TEST_PG_URL") or DEFAULT_PG_ADMIN_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _admin_engine(url: URL) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[URL]:
+    """A PostgreSQL database of this test session's own, dropped at the end."""
+    admin_url = _pg_admin_url()
+    admin = _admin_engine(admin_url)
+    shown = admin_url.render_as_string(hide_password=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        message = f"PostgreSQL unreachable at {shown} ({reason})"
+        if os.environ.get("ATP_REQUIRE_PG") == "1":
+            pytest.fail(
+                f"{message}. ATP_REQUIRE_PG=1 requires it: start the server "
+                "(`make services`) or point ATP_TEST_PG_URL at one.",
+                pytrace=False,
+            )
+        pytest.skip(f"{message}; set ATP_TEST_PG_URL, or ATP_REQUIRE_PG=1 to fail instead")
+
+    name = f"atp_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_database: URL) -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the session database, for creating and dropping schemas."""
+    engine = _admin_engine(pg_database)
+    yield engine
+    engine.dispose()
+
+
+def _pg_schema_url(pg_database: URL, schema: str) -> URL:
+    # psycopg passes `options` to the server: every connection starts in this schema.
+    return pg_database.update_query_dict({"options": f"-csearch_path={schema}"})
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: `sqlite` (a file) or `postgresql` (a fresh schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'atp.db'}"
+        return
+    pg_database: URL = request.getfixturevalue("pg_database")
+    admin: Engine = request.getfixturevalue("pg_admin")
+    schema = f"t_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _render(_pg_schema_url(pg_database, schema))
+    finally:
+        with admin.connect() as conn:
+            # Don't hang on a connection a failed test left inside a transaction; the
+            # whole database is dropped at the end of the session anyway.
+            conn.execute(text("SET lock_timeout = '5s'"))
+            try:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            except SQLAlchemyError:
+                pass
+
+
+@dataclass(frozen=True)
+class MigratedDb:
+    """A database at the newest revision, emptied (and re-seeded) before each test."""
+
+    backend: str
+    url: str
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    seed: dict[str, list[dict[str, Any]]]
+
+    def reset(self) -> None:
+        """Empty every table, then restore the rows the migrations seeded."""
+        from atp.store.models import metadata
+
+        with self.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(delete(table))
+            for table in metadata.sorted_tables:
+                if self.seed.get(table.name):
+                    conn.execute(insert(table), self.seed[table.name])
+
+
+def _migrate_once(url: str, backend: str) -> Iterator[MigratedDb]:
+    from atp.store import migrate
+    from atp.store.db import make_engine, make_session_factory
+    from atp.store.models import metadata
+
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        seed = {
+            table.name: [dict(row) for row in conn.execute(select(table)).mappings()]
+            for table in metadata.sorted_tables
+        }
+    try:
+        yield MigratedDb(backend, url, engine, make_session_factory(engine), seed)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDb]:
+    path = tmp_path_factory.mktemp("migrated") / "atp.db"
+    yield from _migrate_once(f"sqlite:///{path}", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgresql(pg_database: URL, pg_admin: Engine) -> Iterator[MigratedDb]:
+    with pg_admin.connect() as conn:
+        conn.execute(text('CREATE SCHEMA "migrated"'))
+    yield from _migrate_once(_render(_pg_schema_url(pg_database, "migrated")), "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_db(request: pytest.FixtureRequest) -> MigratedDb:
+    """A migrated database (both backends), reset to its freshly migrated state."""
+    db: MigratedDb = request.getfixturevalue(f"_migrated_{request.param}")
+    db.reset()
+    return db
