@@ -9,27 +9,31 @@
   presets) are restored, so each test starts from a freshly migrated state cheaply.
 
 PostgreSQL: the admin URL defaults to postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-(override with ATP_TEST_PG_URL). The session creates `atp_test_<random>` and drops it at
-the end, failures included. When the server is unreachable the PostgreSQL variants skip,
-or fail when ATP_REQUIRE_PG=1 (as `make test` sets it). `-m "not pg"` deselects them.
+(override with ATP_TEST_PG_URL). The session creates `atp_test_<epoch>_<random>` and drops
+it at the end, failures included (and sweeps ones left by runs killed hours ago). When the
+server is unreachable the PostgreSQL variants skip, or fail when ATP_REQUIRE_PG=1 (as
+`make test` sets it). `-m "not pg"` deselects them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+STALE_AFTER_S = 6 * 3600
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -50,6 +54,20 @@ def _pg_admin_url() -> URL:
 
 def _admin_engine(url: URL) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+def _drop_stale_databases(conn: Connection) -> None:
+    """Drop test databases of sessions killed before their teardown (SIGKILL, CI timeout).
+
+    Only those created more than STALE_AFTER_S ago: a concurrent run's database is safe.
+    """
+    names = conn.scalars(
+        text("SELECT datname FROM pg_database WHERE datname LIKE 'atp\\_test\\_%'")
+    ).all()
+    for name in names:
+        created = name.split("_")[2]
+        if created.isdigit() and time.time() - int(created) > STALE_AFTER_S:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +91,9 @@ def pg_database() -> Iterator[URL]:
             )
         pytest.skip(f"{message}; set ATP_TEST_PG_URL, or ATP_REQUIRE_PG=1 to fail instead")
 
-    name = f"atp_test_{secrets.token_hex(6)}"
+    name = f"atp_test_{int(time.time())}_{secrets.token_hex(4)}"
     with admin.connect() as conn:
+        _drop_stale_databases(conn)
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield admin_url.set(database=name)
@@ -115,10 +134,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             # Don't hang on a connection a failed test left inside a transaction; the
             # whole database is dropped at the end of the session anyway.
             conn.execute(text("SET lock_timeout = '5s'"))
-            try:
+            with contextlib.suppress(SQLAlchemyError):
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            except SQLAlchemyError:
-                pass
 
 
 @dataclass(frozen=True)

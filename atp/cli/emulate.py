@@ -1,87 +1,66 @@
-"""`atp emulate ...`: run one built-in emulator alone, in the foreground, until Ctrl-C.
-
-One command per emulator; add another with `@emulate_app.command("name")` and serve it
-with `serve_until_interrupted`.
-"""
+"""`atp emulate …`: run an emulator alone (for manual testing and other processes)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-from collections.abc import Awaitable, Callable
-from typing import Annotated
 
 import typer
 
 from atp.cli.common import fail
 
-emulate_app = typer.Typer(help="Run a built-in emulator alone (loopback test doubles).",
+emulate_app = typer.Typer(help="Run a protocol-faithful emulator of an external system.",
                           no_args_is_help=True)
 
 
-def serve_until_interrupted(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run `run(stop)` on a fresh loop; Ctrl-C sets `stop` so it can shut down cleanly."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await run(stop)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
-
-
-@emulate_app.command("telegram")
-def telegram(
-    port: Annotated[int, typer.Option(help="Port of the Bot API (0 = any free port).")] = 8081,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    token: Annotated[
-        list[str] | None,
-        typer.Option(help="Valid bot token (repeatable); none = any well-formed token."),
-    ] = None,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="Fault from the start (repeatable): conflict, outage, "
-                          "rate_limit[:SECONDS], blocked_chat:CHAT_ID, invalid_token, "
-                          "server_error."),
-    ] = None,
-    control_port: Annotated[
-        int | None,
-        typer.Option(help="Extra port for /_emulator/... that stays open during an outage."),
-    ] = None,
-    strict_chats: Annotated[
-        bool, typer.Option(help="Unknown chats answer 'chat not found'.")
-    ] = False,
+@emulate_app.command("exchange")
+def exchange(
+    port: int = typer.Option(8801, help="Port to listen on (0 = any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    seed: int = typer.Option(1, help="Market seed: same seed, same candles."),
+    speed: float = typer.Option(1.0, help="Market clock speed (60 = an hour per minute)."),
+    symbols: int = typer.Option(20, help="Number of instruments."),
+    key: list[str] = typer.Option(
+        ["demo-key:demo-secret"], help="API key as KEY:SECRET (repeatable)."
+    ),
+    fault: list[str] = typer.Option([], help="Fault switch, e.g. malformed:BTC_USDT (repeatable)."),
 ) -> None:
-    """Telegram Bot API emulator: point TELEGRAM_API_BASE at the printed URL."""
-    from atp.emulators.telegram import FaultSpec, TelegramEmulator
+    """Crypto.com Exchange v1 API emulator with a synthetic market.
 
+    Point ATP at it with EXCHANGE_BASE_URL=http://HOST:PORT. Faults and scenarios can be
+    changed at run time: POST /_emulator/faults, POST /_emulator/scenario.
+    """
+    from atp.emulators.clock import AcceleratedClock
+    from atp.emulators.cryptocom import CryptoComEmulator
+
+    emu = CryptoComEmulator(clock=AcceleratedClock(speed=speed), seed=seed, symbols=symbols,
+                            host=host, port=port)
+    for spec in key:
+        k, sep, s = spec.partition(":")
+        if not sep or not k or not s:
+            fail(f"--key must be KEY:SECRET, got {spec.split(':')[0]}:…")
+        emu.add_key(k, s)
     try:
-        specs = [FaultSpec.parse(f) for f in fault or []]
+        for spec in fault:
+            emu.set_fault(spec)
     except ValueError as exc:
         fail(str(exc))
 
-    async def run(stop: asyncio.Event) -> None:
-        emulator = TelegramEmulator(
-            host=host, port=port, tokens=token or None, faults=specs,
-            control_port=control_port, strict_chats=strict_chats,
-        )
+    async def serve() -> None:
+        url = await emu.start()
+        typer.echo(f"Crypto.com emulator at {url} ({symbols} symbols, seed {seed}, "
+                   f"speed {speed}x, keys: {', '.join(k.split(':')[0] for k in key)})")
+        typer.echo(f"  EXCHANGE_BASE_URL={url}")
         try:
-            await emulator.start()
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-        try:
-            typer.echo(f"Telegram Bot API emulator: {emulator.base_url}")
-            typer.echo(f"  control API: {emulator.control_url}/_emulator/")
-            active = emulator.state.faults.active()
-            typer.echo(f"  faults: {', '.join(active) if active else 'none'}")
-            typer.echo("  Ctrl-C to stop")
-            await stop.wait()
+            await asyncio.Event().wait()
         finally:
-            await emulator.stop()
+            await emu.stop()
 
-    serve_until_interrupted(run)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+# The Telegram emulator's command lives in its own module (separate owner).
+from atp.cli.emulate_telegram import telegram  # noqa: E402
+
+emulate_app.command("telegram")(telegram)

@@ -23,6 +23,7 @@ def _register() -> None:
     from atp.cli.emulate import emulate_app
 
     app.add_typer(db_app, name="db")
+    from atp.cli.exchange import exchange_app; app.add_typer(exchange_app, name="exchange")  # noqa: E702, I001
     app.add_typer(emulate_app, name="emulate")
 
 

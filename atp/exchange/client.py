@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from atp.config import Settings
 from atp.exchange.errors import (
     ErrorSink,
     ExchangeFailure,
+    MalformedReply,
     NetworkError,
     ProxyStatusError,
     RateLimited,
@@ -209,17 +210,26 @@ class ExchangeClient:
         *,
         private: bool = False,
         retry_on: tuple[type[ExchangeFailure], ...] = (NetworkError, RateLimited),
+        malformed_ok: bool = False,
     ) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
                 result = await fn()
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+                if not malformed_ok:
+                    raise
+                # ccxt could not parse the answer: the data is bad, not our code
+                malformed = MalformedReply(f"unreadable answer ({type(exc).__name__})",
+                                           operation=operation, cause=type(exc).__name__)
+                self.report(malformed)
+                raise malformed from None
             except Exception as exc:
                 failure = classify(exc, operation, self.redact)
                 failure.attempt = attempt
                 failure.will_retry = isinstance(failure, retry_on) and attempt <= self.retries
-                self._report(failure)
+                self.report(failure)
                 if not failure.will_retry:
                     raise failure from None
                 await self._sleep(self._backoff(attempt, failure))
@@ -230,7 +240,8 @@ class ExchangeClient:
                 self.on_success(operation, private)
             return result
 
-    def _report(self, failure: ExchangeFailure) -> None:
+    def report(self, failure: ExchangeFailure) -> None:
+        """Record a failure: sink, log line, `last_failure` (also for callers' own checks)."""
         self.last_failure = failure
         log_failure(failure)
         if self.on_error is not None:
@@ -277,22 +288,32 @@ class ExchangeClient:
     # -- public data -----------------------------------------------------------------------
 
     async def fetch_tickers(self) -> dict[str, Ticker]:
-        """Every ticker in one request, keyed by instrument name; bad fields become None."""
+        """Every ticker in one request, keyed by instrument name.
+
+        Parsed entry by entry (not with ccxt's batch parser, which fails the whole batch on
+        one bad entry): a malformed ticker yields None fields for that symbol only.
+        """
         await self.ensure_markets()
-        raw = await self._call("fetch_tickers", lambda: self._ccxt.fetch_tickers())
+        raw = await self._call("fetch_tickers",
+                               lambda: self._ccxt.v1PublicGetPublicGetTickers({}))
+        result = raw.get("result") if isinstance(raw, dict) else None
+        data = result.get("data") if isinstance(result, dict) else None
+        if not isinstance(data, list):
+            failure = MalformedReply("get-tickers answered without result.data",
+                                     operation="fetch_tickers")
+            self.report(failure)
+            raise failure
         out: dict[str, Ticker] = {}
-        for item in raw.values():
-            info = item.get("info") or {}
-            name = str(info.get("i") or "")
-            if not name:
+        for item in data:
+            if not isinstance(item, dict) or not isinstance(item.get("i"), str):
                 continue
-            ts = item.get("timestamp")
-            out[name] = Ticker(
-                symbol=name,
-                last=_finite(item.get("last")),
+            ts = item.get("t")
+            out[item["i"]] = Ticker(
+                symbol=item["i"],
+                last=_finite(item.get("a")),
                 timestamp_ms=int(ts) if isinstance(ts, int | float) and ts > 0 else None,
-                bid=_finite(item.get("bid")),
-                ask=_finite(item.get("ask")),
+                bid=_finite(item.get("b")),
+                ask=_finite(item.get("k")),
             )
         return out
 
@@ -300,14 +321,22 @@ class ExchangeClient:
         """The last `limit` candles, the forming one included (the exchange's answer)."""
         await self.ensure_markets()
         unified = self._unified(symbol)
+        # end_ts from our clock (µs, as ccxt sends by default): in production that is wall
+        # time; against an accelerated emulator it is the emulated world's time.
+        until = int(self._clock() * 1_000_000)
         rows: list[list[Any]] = await self._call(
             f"fetch_ohlcv {symbol}",
-            lambda: self._ccxt.fetch_ohlcv(unified, timeframe, limit=min(limit, 300)),
+            lambda: self._ccxt.fetch_ohlcv(unified, timeframe, limit=min(limit, 300),
+                                           params={"until": until}),
+            malformed_ok=True,
         )
         return rows
 
     async def exchange_time_offset(self) -> float | None:
-        """Exchange clock minus ours, in seconds, from the last reply's Date header."""
+        """Exchange clock minus the host's wall clock (what signs nonces), in seconds.
+
+        Read from the last reply's Date header (1 s resolution; the limit is 60 s).
+        """
         headers = getattr(self._ccxt, "last_response_headers", None) or {}
         date = next((v for k, v in headers.items() if k.lower() == "date"), None)
         if not date:
@@ -316,7 +345,7 @@ class ExchangeClient:
             server = parsedate_to_datetime(str(date)).timestamp()
         except (TypeError, ValueError):
             return None
-        return server - self._clock()
+        return server - time.time()
 
     # -- private calls -----------------------------------------------------------------------
 
@@ -426,6 +455,3 @@ class ExchangeClient:
         )
         return result
 
-
-def unified_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in rows]

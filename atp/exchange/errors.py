@@ -60,7 +60,12 @@ class ExchangeFailure(Exception):
     category: ClassVar[str] = "exchange"
     kind: str = "exchange"
     diagnosis: str = "exchange error"
-    fix: str = "see the exchange's answer in the message"
+    _fix: str = "see the exchange's answer in the message"
+
+    @property
+    def fix(self) -> str:
+        """One line an operator can act on."""
+        return self._fix
 
     def __init__(
         self,
@@ -128,7 +133,7 @@ class AuthError(ExchangeFailure):
     def __init__(self, message: str, *, kind: str, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.kind = kind
-        self.diagnosis, self.fix = self._KINDS[kind]
+        self.diagnosis, self._fix = self._KINDS[kind]
 
 
 class ProxyError(ExchangeFailure):
@@ -151,14 +156,14 @@ class ProxyError(ExchangeFailure):
     def __init__(self, message: str, *, kind: str, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.kind = kind
-        self.diagnosis, self.fix = self._KINDS[kind]
+        self.diagnosis, self._fix = self._KINDS[kind]
 
 
 class NetworkError(ExchangeFailure):
     category = "network"
     kind = "network"
     diagnosis = "exchange unreachable"
-    fix = (
+    _fix = (
         "check the host's network and DNS and https://status.crypto.com; "
         "timeouts are retried with backoff"
     )
@@ -168,7 +173,7 @@ class RateLimited(ExchangeFailure):
     category = "rate_limit"
     kind = "rate_limited"
     diagnosis = "rate limited"
-    fix = "fewer requests: fewer watchlist symbols or a longer monitor interval; ATP backs off"
+    _fix = "fewer requests: fewer watchlist symbols or a longer monitor interval; ATP backs off"
 
 
 class ExchangeRejected(ExchangeFailure):
@@ -176,7 +181,7 @@ class ExchangeRejected(ExchangeFailure):
     kind = "rejected"
     diagnosis = "rejected by the exchange"
 
-    @property  # type: ignore[override]
+    @property
     def fix(self) -> str:
         return (
             f"the exchange refused the request (code {self.code}: {self.exchange_message}); "
@@ -188,7 +193,7 @@ class MalformedReply(ExchangeFailure):
     category = "malformed"
     kind = "malformed"
     diagnosis = "malformed reply"
-    fix = "the exchange answered data ATP cannot read; the symbol stays unknown until it recovers"
+    _fix = "the exchange answered data ATP cannot read; the symbol stays unknown until it recovers"
 
 
 ErrorSink = Callable[[ExchangeFailure], None]

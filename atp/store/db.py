@@ -29,6 +29,8 @@ def make_engine(url: str | URL, *, foreign_keys: bool = True, **kwargs: Any) -> 
     Extra keyword arguments go to `sqlalchemy.create_engine`.
     """
     url = make_url(url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the bundled driver
     backend = url.get_backend_name()
     if backend == "sqlite":
         connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}

@@ -16,12 +16,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 
 from atp.store.db import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x41545030  # "ATP0": the advisory lock held while migrating PostgreSQL
 
 
 class MigrationError(RuntimeError):
@@ -50,6 +51,10 @@ def _connection(target: str | URL | Engine) -> Iterator[Connection]:
         engine, owned = make_engine(target, foreign_keys=False), True
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two instances starting at once must not both migrate; SQLite's
+                # BEGIN IMMEDIATE (see db.py) already serialises them there.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             yield connection
             if connection.dialect.name == "sqlite":
                 problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

@@ -266,6 +266,9 @@ class DecisionRow(Base):
     flags: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     indicators: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     reasons: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    # A BUY/SELL decision inside a blocked run: the decision whose BLOCKED outcome covers
+    # it (BLOCKED is recorded once per change of decision, business-rules §5.1).
+    alert_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = _created_at()
 
     __table_args__ = (

@@ -73,7 +73,7 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 def classify(exc: BaseException, token: str) -> SendError:
     """Translate a python-telegram-bot (or transport) error; the token is scrubbed out."""
-    text = str(exc)
+    text = redact(str(exc), token) or type(exc).__name__
     # Order matters: BadRequest, TimedOut and ChatMigrated are NetworkError subclasses.
     if isinstance(exc, RetryAfter):
         seconds = retry_after_seconds(exc)

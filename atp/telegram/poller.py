@@ -318,7 +318,7 @@ class TelegramPoller:
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, InvalidToken):
             return "invalid bot token: Telegram answered Unauthorized"
-        return str(exc)
+        return redact(str(exc), self._token) or type(exc).__name__
 
     async def _emit(
         self, kind: PollerEventKind, *, chat_id: int | None = None, detail: str = ""

@@ -1,20 +1,17 @@
 """Fault switches of the exchange emulator, settable at start and at run time.
 
-| name (CLI / admin)      | field                  | effect                                              |
-|-------------------------|------------------------|-----------------------------------------------------|
-| bad-credentials         | bad_credentials        | private calls answer 40101 (HTTP 401)               |
-| exchange-auth           | bad_credentials        | alias used by `atp demo --fault exchange-auth`      |
-| clock-skew[:SECONDS]    | clock_skew_seconds     | the exchange's clock is off (default 120 s) → 40102 |
-| ip-not-allowlisted      | ip_not_allowlisted     | private calls answer 40103 (HTTP 401)               |
-| rate-limit[:N]          | rate_limit_next        | the next N requests (default: all) answer 42901/429 |
-| malformed:SYMBOL        | malformed_symbol       | that symbol's ticker/candle fields are non-numeric  |
-| slow[:SECONDS]          | slow_seconds           | every reply is delayed (default 5 s)                |
-| down                    | down                   | connection refused: the listening socket is closed  |
-| unavailable             | unavailable            | HTTP 503 with code 9010001 (maintenance)            |
+- `bad-credentials` (alias `exchange-auth`): private calls answer 40101 (HTTP 401)
+- `clock-skew[:SECONDS]`: the exchange's clock is off (default 120 s) → 40102
+- `ip-not-allowlisted`: private calls answer 40103 (HTTP 401)
+- `rate-limit[:N]`: the next N requests (default: all, until cleared) answer 42901 / HTTP 429
+- `malformed:SYMBOL[:ticker|candles]`: that symbol's fields are non-numeric or missing
+- `slow[:SECONDS]`: every reply is delayed (default 5 s)
+- `down`: connections are closed without an answer (a dead host, to the client)
+- `unavailable`: HTTP 503 with code 9010001 (maintenance)
 
-"down" closes the port (and drops open keep-alive connections) rather than answering 503,
-because that is what a dead host or a stopped container looks like to a client; the 503 case
-is `unavailable`.
+`down` drops every connection without answering rather than answering 503, because that is
+what a dead host looks like to a client (ccxt: ExchangeNotAvailable); the port stays open so
+the admin endpoint can switch it back. For a refused connection, stop the emulator.
 """
 
 from __future__ import annotations
@@ -32,6 +29,7 @@ class Faults:
     ip_not_allowlisted: bool = False
     rate_limit_next: int = 0
     malformed_symbol: str | None = None
+    malformed_part: str = "both"  # both | ticker | candles
     slow_seconds: float = 0.0
     down: bool = False
     unavailable: bool = False
@@ -64,9 +62,10 @@ def parse_fault(spec: str) -> dict[str, Any]:
     if name == "rate-limit":
         return {"rate_limit_next": int(arg) if arg else ALL}
     if name == "malformed":
-        if not arg:
-            raise ValueError("malformed needs a symbol: malformed:BTC_USDT")
-        return {"malformed_symbol": arg}
+        symbol, _, part = arg.partition(":")
+        if not symbol or part not in ("", "both", "ticker", "candles"):
+            raise ValueError("malformed needs a symbol: malformed:BTC_USDT[:ticker|candles]")
+        return {"malformed_symbol": symbol, "malformed_part": part or "both"}
     if name == "slow":
         return {"slow_seconds": float(arg or 5)}
     if name == "down":

@@ -200,14 +200,14 @@ class SyntheticMarket:
         symbol: str,
         kind: str,
         candles: int = 20,
-        pct_per_candle: float = 1.5,
+        pct_per_candle: float = 3.0,
         start: float | None = None,
         volume_factor: float = 1.0,
     ) -> Scenario:
         """Make `symbol` fall (`decline`/`rsi_low`) or rise (`rise`/`rsi_high`) steadily.
 
         The drift starts at `start` (default: now) and lasts `candles` scenario timeframes;
-        RSI(14) of closed candles is below 40 (resp. above 70) once ~8 candles of it have
+        RSI(14) of closed candles is below 40 (resp. above 70) once ~10 candles of it have
         closed, and stays there until the drift ends. A past `start` rewrites history, so
         only use it before any client has read those candles (e.g. at emulator start).
         """
@@ -371,8 +371,8 @@ class SyntheticMarket:
         hi = self._log_noise(keys, (n0 + 1)[None, :])
         for row, inst in enumerate(insts):
             if inst.symbol in self._scenarios:
-                lo[row] += self._drift(inst.symbol, n0 * float(g))
-                hi[row] += self._drift(inst.symbol, (n0 + 1) * float(g))
+                lo[row] += self._drift(inst.symbol, (n0 * g).astype(np.float64))
+                hi[row] += self._drift(inst.symbol, ((n0 + 1) * g).astype(np.float64))
         p_lo, p_hi = base * np.exp(lo), base * np.exp(hi)
         prices = p_lo + (p_hi - p_lo) * frac[None, :]
         steps = np.arange(math.floor((now - 86400) / g), math.floor(now / g), dtype=np.int64)

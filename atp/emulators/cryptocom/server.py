@@ -19,13 +19,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
 from atp.emulators.clock import EmulatorClock, ManualClock, RealClock
 from atp.emulators.cryptocom.auth import NONCE_WINDOW_MS, ApiKey, verify
-from atp.emulators.cryptocom.faults import ALL, Faults, parse_fault
+from atp.emulators.cryptocom.faults import Faults, parse_fault
 from atp.emulators.cryptocom.market import TIMEFRAMES, MarketConfig, Scenario, SyntheticMarket
 from atp.emulators.cryptocom.trading import ApiError, TradingDesk
 
@@ -105,7 +106,8 @@ class CryptoComEmulator:
         app.router.add_post("/_emulator/keys", self._admin_keys)
         app.router.add_post("/_emulator/clock", self._admin_clock)
         app.router.add_get("/_emulator/state", self._admin_state)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -194,9 +196,13 @@ class CryptoComEmulator:
                 f.rate_limit_next -= 1
             return self._error(None, method, 42901, "TOO_MANY_REQUESTS", 429)
         try:
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
-            return self._error(None, method, exc.code, exc.message, exc.status)
+            response = self._error(None, method, exc.code, exc.message, exc.status)
+        # the exchange's clock, as a client can read it (what `diagnose` measures)
+        exchange_now = self.auth_clock.now() + f.clock_skew_seconds
+        response.headers["Date"] = formatdate(exchange_now, usegmt=True)
+        return response
 
     def _over_rate(self, ip: str) -> bool:
         limit = self.rate_limit_per_second
@@ -238,7 +244,7 @@ class CryptoComEmulator:
         if name is not None and name not in self.market.instruments:
             raise ApiError(30003, "SYMBOL_NOT_FOUND")
         rows = self.market.tickers([name] if name else None)
-        bad = self.faults.malformed_symbol
+        bad = self.faults.malformed_symbol if self.faults.malformed_part != "candles" else None
         data = []
         for r in rows:
             inst = self.market.instruments[r.symbol]
@@ -280,7 +286,7 @@ class CryptoComEmulator:
                 "o": inst.fmt_price(r.o), "h": inst.fmt_price(r.h), "l": inst.fmt_price(r.low),
                 "c": inst.fmt_price(r.c), "v": inst.fmt_qty(r.v), "t": r.t,
             }
-            if name == self.faults.malformed_symbol:
+            if name == self.faults.malformed_symbol and self.faults.malformed_part != "ticker":
                 item["c"] = "-"
                 item.pop("v")
             data.append(item)

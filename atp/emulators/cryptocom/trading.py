@@ -180,9 +180,7 @@ class TradingDesk:
         if reserve:
             self._reserve(acct, order, price)
         self.orders[order.order_id] = order
-        if otype == "MARKET":
-            self._fill(order, price)
-        elif otype == "LIMIT" and self._marketable(order, price, price):
+        if otype == "MARKET" or (otype == "LIMIT" and self._marketable(order, price, price)):
             self._fill(order, price)
         return order
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -65,10 +66,8 @@ async def test_second_poller_conflict_is_counted_logged_and_sends_go_on(
 
     async def second_poller() -> None:  # a forgotten server on the same token
         while not stop.is_set():
-            try:
+            with contextlib.suppress(Conflict):
                 await intruder.get_updates(timeout=1)
-            except Conflict:
-                pass
 
     task = asyncio.create_task(second_poller())
     try:

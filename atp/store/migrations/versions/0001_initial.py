@@ -134,6 +134,7 @@ def upgrade() -> None:
         sa.Column("flags", sa.JSON(), nullable=False),
         sa.Column("indicators", sa.JSON(), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("alert_ref", sa.String(36), nullable=True),
         sa.Column("created_at", TS, server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_decisions"),
         sa.CheckConstraint("decision IN ('BUY', 'SELL', 'WAIT')", name="ck_decisions_decision"),

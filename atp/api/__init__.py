@@ -1,0 +1,1 @@
+"""The HTTP API and dashboard (FastAPI), served by the same process as the monitor."""

@@ -1,0 +1,147 @@
+"""The alert pipeline (business-rules §5): flags → throttle → durable outbox.
+
+Every BUY/SELL decision ends here with exactly one outcome: BLOCKED (once per change of
+decision; later decisions of the same blocked run point at that outcome through
+`alert_ref`), THROTTLED with its measured reason, or PENDING in the outbox, which the
+outbox worker turns into SENT or FAILED. Acceptance, the throttle state and the outbox
+row are written in one transaction, so a crash can never accept without enqueueing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from atp.domain.alerts import blocking_flag
+from atp.domain.throttle import accept, throttle_verdict
+from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
+from atp.store import repository as repo
+from atp.store.journal import append_event
+from atp.store.models import DecisionRow
+from atp.store.repository import WatchItem
+from atp.store.uow import UnitOfWork
+from atp.telegram.format import format_alert
+
+log = get_logger("atp.alerts")
+
+Side = Literal["BUY", "SELL"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What the pipeline needs of a stored decision."""
+
+    decision_id: str
+    symbol: str
+    side: Side
+    preset: str
+    price: float | None
+    buy_index: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertResult:
+    decision_id: str
+    outcome: str  # BLOCKED | THROTTLED | PENDING | COVERED (an earlier BLOCKED covers it)
+    reason: str
+
+
+@dataclass
+class AlertFaults:
+    """Demo fault `alert-drop`: the outcome of a decision is never recorded."""
+
+    drop_outcomes: bool = False
+
+
+@dataclass
+class AlertPipeline:
+    sessions: sessionmaker[Session]
+    instance: str
+    chat_id: str | None
+    alerts_enabled: bool = True
+    faults: AlertFaults = field(default_factory=AlertFaults)
+    # symbol → (side, flag, decision id of the BLOCKED outcome) for the current blocked run
+    _blocked_runs: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def decision_changed(self, symbol: str) -> None:
+        """A new decision for `symbol` ends its blocked run: the next block is recorded."""
+        self._blocked_runs.pop(symbol, None)
+
+    def process(self, record: DecisionRecord, item: WatchItem, now: datetime) -> AlertResult:
+        if self.faults.drop_outcomes:
+            # What a crash between decision and alert looks like: nothing is recorded.
+            return AlertResult(record.decision_id, "DROPPED", "fault alert-drop")
+        with UnitOfWork(self.sessions, "alert_pipeline") as uow:
+            return self._process(uow.session, record, item, now)
+
+    def _process(
+        self, session: Session, record: DecisionRecord, item: WatchItem, now: datetime
+    ) -> AlertResult:
+        flag = blocking_flag(item.flags, record.side)
+        if flag is None and (not self.alerts_enabled or not self.chat_id):
+            flag = "ALERTS_ENABLED" if not self.alerts_enabled else "TELEGRAM_CHAT_ID"
+        if flag is not None:
+            return self._blocked(session, record, flag, now)
+        self._blocked_runs.pop(record.symbol, None)
+        last = repo.get_throttle(session, record.symbol, record.preset)
+        price = record.price or 0.0
+        verdict = throttle_verdict(
+            last, record.side, price, now, item.preset.cooldown_minutes,
+            item.preset.min_price_change_pct,
+        )
+        if not verdict.allowed:
+            self._outcome(session, record, "THROTTLED", verdict.reason, now)
+            log_marker(log, ALERT_THROTTLED, symbol=record.symbol, side=record.side,
+                       reason=verdict.reason, decision_id=record.decision_id)
+            return AlertResult(record.decision_id, "THROTTLED", verdict.reason)
+        repo.save_throttle(session, record.symbol, record.preset,
+                           accept(record.side, price, now), record.decision_id)
+        self._outcome(session, record, "PENDING", verdict.reason, now,
+                      payload={"throttle": verdict.reason})
+        assert self.chat_id is not None
+        text = format_alert(
+            symbol=record.symbol, side=record.side, price=record.price, preset=record.preset,
+            reasons=record.reasons, buy_index=record.buy_index, origin=self.instance,
+            decision_id=record.decision_id,
+        )
+        repo.enqueue(session, kind="alert", chat_id=self.chat_id, text=text,
+                     origin=self.instance, at=now, decision_id=record.decision_id)
+        return AlertResult(record.decision_id, "PENDING", verdict.reason)
+
+    def _blocked(
+        self, session: Session, record: DecisionRecord, flag: str, now: datetime
+    ) -> AlertResult:
+        run = self._blocked_runs.get(record.symbol)
+        if run is not None and run[:2] == (record.side, flag):
+            session.execute(
+                update(DecisionRow)
+                .where(DecisionRow.id == record.decision_id)
+                .values(alert_ref=run[2])
+            )
+            return AlertResult(record.decision_id, "COVERED", f"blocked run of {run[2]}")
+        reason = f"{flag} is off" if flag.islower() else f"{flag} not set"
+        self._outcome(session, record, "BLOCKED", reason, now, payload={"flag": flag})
+        self._blocked_runs[record.symbol] = (record.side, flag, record.decision_id)
+        log_marker(log, ALERT_EMIT, symbol=record.symbol, side=record.side, status="blocked",
+                   decision_id=record.decision_id, reason=reason)
+        return AlertResult(record.decision_id, "BLOCKED", reason)
+
+    def _outcome(
+        self, session: Session, record: DecisionRecord, outcome: str, reason: str,
+        now: datetime, payload: dict[str, Any] | None = None,
+    ) -> None:
+        repo.record_outcome(
+            session, decision_id=record.decision_id, symbol=record.symbol, side=record.side,
+            preset=record.preset, outcome=outcome, reason=reason, price=record.price,
+            origin=self.instance, at=now,
+        )
+        append_event(
+            session, f"alert_{outcome.lower()}", at=now, instance=self.instance,
+            severity="info", symbol=record.symbol, decision_id=record.decision_id,
+            message=reason, payload={"side": record.side, **(payload or {})},
+        )

@@ -1,0 +1,42 @@
+"""Running blocking database work off the event loop, one writer at a time.
+
+SQLAlchemy sessions are synchronous; the loop must stay free for /api/health (failure
+mode 10). One worker thread serialises writes, which is also what SQLite wants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from atp.store.db import make_engine, make_session_factory
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Database:
+    """An engine, its session factory and the writer thread, for one process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atp-db")
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
+
+    async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Reads go to the default pool so a long write never delays the API."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self.engine.dispose()

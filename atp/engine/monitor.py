@@ -1,0 +1,199 @@
+"""The signal monitor: one cycle decides for every enabled watchlist symbol.
+
+A cycle reads the watchlist, asks the market data port for every symbol at once, runs the
+domain's `evaluate` in small chunks (yielding to the loop between chunks so the API stays
+responsive), stores each decision, and hands BUY/SELL decisions to the alert pipeline.
+One symbol's failure is recorded and skipped; the cycle goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from atp.domain.signals import Decision, evaluate
+from atp.engine.alerts import AlertPipeline, AlertResult, DecisionRecord
+from atp.engine.clock import Clock
+from atp.engine.db import Database
+from atp.engine.ports import MarketData, MarketSnapshot
+from atp.logging import MONITOR, STRATEGY, get_logger, log_marker
+from atp.store import repository as repo
+from atp.store.journal import append_event
+from atp.store.models import DecisionRow
+from atp.store.repository import WatchItem
+from atp.store.uow import UnitOfWork
+
+log = get_logger("atp.monitor")
+
+CHUNK = 50  # symbols evaluated between two yields to the event loop (~1.5 ms of CPU)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleStats:
+    cycle_id: int
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    symbols: int
+    processed: int
+    skipped: int
+    lag_ms: float
+    decisions: dict[str, int]
+
+
+@dataclass
+class _Evaluated:
+    item: WatchItem
+    decision_id: str
+    decision: Decision | None
+    error: str | None
+
+
+@dataclass
+class SignalMonitor:
+    db: Database
+    market: MarketData
+    pipeline: AlertPipeline
+    clock: Clock
+    instance: str
+    interval_seconds: float = 30.0
+    stalled: bool = False  # demo fault `monitor-stall`
+    ticks: int = 0
+    last: CycleStats | None = None
+    flips: Counter[str] = field(default_factory=Counter)
+    _previous: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, tuple[str, Decision | None, MarketSnapshot | None]] = field(
+        default_factory=dict
+    )
+
+    async def run_cycle(self, scheduled_at: datetime | None = None) -> CycleStats:
+        started = self.clock.now()
+        t0 = time.perf_counter()
+        items = await self.db.run(self._watchlist)
+        cycle_id = await self.db.run(self._start, started, len(items))
+        snapshots = await self.market.snapshot([i.symbol for i in items])
+        evaluated: list[_Evaluated] = []
+        for index in range(0, len(items), CHUNK):
+            for item in items[index : index + CHUNK]:
+                evaluated.append(self._evaluate(item, snapshots.get(item.symbol), started))
+            await asyncio.sleep(0)
+        await self.db.run(self._store, cycle_id, evaluated, started)
+        results = await self._alerts(evaluated, started)
+        finished = self.clock.now()
+        duration_ms = (time.perf_counter() - t0) * 1000
+        lag_ms = 0.0 if scheduled_at is None else (started - scheduled_at).total_seconds() * 1000
+        skipped = sum(1 for e in evaluated if e.decision is None)
+        counts: Counter[str] = Counter(
+            e.decision.decision for e in evaluated if e.decision is not None
+        )
+        stats = CycleStats(cycle_id, started, finished, duration_ms, len(items),
+                           len(items) - skipped, skipped, lag_ms, dict(counts))
+        await self.db.run(self._finish, stats)
+        self.ticks += 1
+        self.last = stats
+        log_marker(log, MONITOR, cycle=cycle_id, symbols=len(items), duration_ms=round(duration_ms),
+                   processed=stats.processed, skipped=skipped, lag_ms=round(lag_ms),
+                   buy=counts.get("BUY", 0), sell=counts.get("SELL", 0),
+                   alerts=len(results))
+        return stats
+
+    # ── steps ──────────────────────────────────────────────────────────────────────────
+
+    def _watchlist(self) -> list[WatchItem]:
+        with UnitOfWork(self.db.sessions, "monitor_watchlist") as uow:
+            return repo.load_watchlist(uow.session)
+
+    def _start(self, started: datetime, symbols: int) -> int:
+        with UnitOfWork(self.db.sessions, "monitor_cycles") as uow:
+            return repo.start_cycle(uow.session, started, symbols, self.instance)
+
+    def _evaluate(
+        self, item: WatchItem, snap: MarketSnapshot | None, now: datetime
+    ) -> _Evaluated:
+        decision_id = str(uuid.uuid4())
+        error = item.error
+        if error is None and snap is None:
+            error = "no market data"
+        elif error is None and snap is not None and (snap.error or snap.candles is None):
+            error = snap.error or "no candles"
+        decision = None
+        if error is None and snap is not None and snap.candles is not None:
+            try:
+                decision = evaluate(
+                    snap.candles, item.preset, price=snap.price, price_at=snap.price_at,
+                    now=now, max_price_age_seconds=2 * self.interval_seconds,
+                    buy_target=item.buy_target,
+                )
+            except Exception as exc:  # one symbol's bug must not stop the cycle
+                error = f"evaluation failed: {type(exc).__name__}: {exc}"
+        self.latest[item.symbol] = (decision_id, decision, snap)
+        return _Evaluated(item, decision_id, decision, error)
+
+    def _store(self, cycle_id: int, evaluated: list[_Evaluated], now: datetime) -> None:
+        with UnitOfWork(self.db.sessions, "decisions") as uow:
+            for e in evaluated:
+                if e.decision is None:
+                    append_event(uow.session, "symbol_skipped", at=now, instance=self.instance,
+                                 severity="warning", symbol=e.item.symbol,
+                                 message=e.error or "unknown", payload={"cycle": cycle_id})
+                    log_marker(log, MONITOR, "warning", cycle=cycle_id, symbol=e.item.symbol,
+                               status="skipped", reason=e.error)
+                    continue
+                d = e.decision
+                uow.session.add(DecisionRow(
+                    id=e.decision_id, cycle_id=cycle_id, symbol=e.item.symbol, preset=d.preset,
+                    decision=d.decision, buy_index=d.buy_index, price=d.indicators.price,
+                    flags=d.flags, indicators=d.indicators.to_dict(),
+                    reasons=list(d.reasons), created_at=now,
+                ))
+                log_marker(log, MONITOR, cycle=cycle_id, symbol=e.item.symbol,
+                           status="processed", decision=d.decision)
+                log_marker(log, STRATEGY, symbol=e.item.symbol, decision=d.decision,
+                           buy_signal=d.decision == "BUY", sell_signal=d.decision == "SELL",
+                           decision_id=e.decision_id, preset=d.preset, buy_index=d.buy_index,
+                           **{k: v for k, v in d.flags.items()})
+
+    async def _alerts(self, evaluated: list[_Evaluated], now: datetime) -> list[AlertResult]:
+        results = []
+        for e in evaluated:
+            if e.decision is None:
+                continue
+            symbol, kind = e.item.symbol, e.decision.decision
+            previous = self._previous.get(symbol)
+            if previous is not None and previous != kind:
+                self.flips[symbol] += 1
+            if previous != kind:
+                self.pipeline.decision_changed(symbol)
+            self._previous[symbol] = kind
+            side = e.decision.side
+            if side is None:
+                continue
+            record = DecisionRecord(
+                decision_id=e.decision_id, symbol=symbol, side=side, preset=e.decision.preset,
+                price=e.decision.indicators.price, buy_index=e.decision.buy_index,
+                reasons=e.decision.reasons,
+            )
+            try:
+                results.append(await self.db.run(self.pipeline.process, record, e.item, now))
+            except Exception as exc:
+                # Recorded loudly; the decision stays without outcome and `atp check`
+                # names it (failure mode 1), the other symbols go on.
+                log.error("alert pipeline failed", symbol=symbol, decision_id=e.decision_id,
+                          error=f"{type(exc).__name__}: {exc}")
+        return results
+
+    def _finish(self, stats: CycleStats) -> None:
+        with UnitOfWork(self.db.sessions, "monitor_cycles") as uow:
+            repo.finish_cycle(uow.session, stats.cycle_id, stats.finished_at, stats.duration_ms,
+                              stats.processed, stats.skipped, stats.lag_ms)
+            append_event(uow.session, "monitor_cycle", at=stats.finished_at,
+                         instance=self.instance, message=f"cycle {stats.cycle_id}",
+                         payload={"cycle": stats.cycle_id, "symbols": stats.symbols,
+                                  "processed": stats.processed, "skipped": stats.skipped,
+                                  "duration_ms": round(stats.duration_ms, 1),
+                                  "lag_ms": round(stats.lag_ms, 1),
+                                  "decisions": stats.decisions})

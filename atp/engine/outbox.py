@@ -1,0 +1,204 @@
+"""The outbox worker: delivers accepted alerts until each is SENT or FAILED.
+
+Messages live in the database until Telegram confirms them, so an outage or a crash only
+delays delivery. Transient errors back off (honouring Telegram's `retry_after`);
+permanent ones end as FAILED with the reason. Only the production instance talks to the
+real chat; any other logs what it would have sent (origin gatekeeper, failure mode 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from atp.engine.clock import Clock
+from atp.engine.db import Database
+from atp.engine.ports import AlertSender
+from atp.logging import ALERT_EMIT, get_logger, log_marker
+from atp.store import repository as repo
+from atp.store.journal import append_event
+from atp.store.models import AlertOutcomeRow, OutboxRow
+from atp.store.uow import UnitOfWork
+from atp.telegram.errors import PermanentSendError, SendError, TransientSendError
+from atp.telegram.ratelimit import RateLimiter
+
+log = get_logger("atp.outbox")
+
+MAX_BACKOFF_S = 60.0
+
+
+def backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    """1, 2, 4 … 60 s, or what Telegram asked for when it said so."""
+    if retry_after is not None and retry_after > 0:
+        return float(retry_after)
+    return float(min(MAX_BACKOFF_S, 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    id: int
+    decision_id: str | None
+    chat_id: str
+    text: str
+    attempts: int
+    symbol: str | None
+    side: str | None
+
+
+@dataclass
+class OutboxStats:
+    sent: int = 0
+    failed: int = 0
+    retries: int = 0
+    last_send_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass
+class OutboxWorker:
+    db: Database
+    sender: AlertSender | None
+    clock: Clock
+    instance: str
+    production: bool = True
+    limiter: RateLimiter | None = None
+    stats: OutboxStats = field(default_factory=OutboxStats)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run_once(self, limit: int = 50) -> int:
+        """Deliver what is due now; returns how many messages were attempted.
+
+        A message the rate limiter holds back stays pending for the next round: the
+        worker never sleeps on the limiter, so an injected clock drives it in tests.
+        """
+        messages = await self.db.run(self._due, self.clock.now(), limit)
+        attempted = 0
+        for message in messages:
+            if self.limiter is not None and self.limiter.try_acquire(message.chat_id) > 0:
+                continue
+            await self._deliver(message)
+            attempted += 1
+        return attempted
+
+    async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                attempted = await self.run_once()
+            except Exception as exc:  # a database outage: record, keep the worker alive
+                log.error("outbox worker cycle failed", error=type(exc).__name__)
+                attempted = 0
+            if attempted == 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=idle_seconds)
+
+    def _due(self, now: datetime, limit: int) -> list[_Message]:
+        with UnitOfWork(self.db.sessions, "outbox_read") as uow:
+            rows = repo.due_messages(uow.session, now, limit)
+            ids = [r.decision_id for r in rows if r.decision_id]
+            sides = {
+                o.decision_id: (o.symbol, o.side)
+                for o in uow.session.scalars(
+                    select(AlertOutcomeRow).where(AlertOutcomeRow.decision_id.in_(ids))
+                )
+            } if ids else {}
+            return [
+                _Message(r.id, r.decision_id, r.chat_id, r.text, r.attempts,
+                         *sides.get(r.decision_id or "", (None, None)))
+                for r in rows
+            ]
+
+    async def _deliver(self, message: _Message) -> None:
+        if not self.production or self.sender is None:
+            log.info("origin gatekeeper: not the production instance, message logged only",
+                     chat_id=message.chat_id, decision_id=message.decision_id,
+                     text=message.text)
+            await self.db.run(self._sent, message, None, self.clock.now(),
+                              "logged only: not the production instance")
+            return
+        try:
+            message_id = await self.sender.send(message.chat_id, message.text)
+        except TransientSendError as exc:
+            await self.db.run(self._retry, message, exc, self.clock.now())
+            return
+        except PermanentSendError as exc:
+            await self.db.run(self._failed, message, exc, self.clock.now())
+            return
+        except Exception as exc:  # a bug in the send path is a FAILED alert, never silent
+            error = PermanentSendError(f"send path error: {type(exc).__name__}: {exc}")
+            await self.db.run(self._failed, message, error, self.clock.now())
+            return
+        await self.db.run(self._sent, message, message_id, self.clock.now(), None)
+
+    def _sent(
+        self, message: _Message, message_id: int | None, now: datetime, note: str | None
+    ) -> None:
+        with UnitOfWork(self.db.sessions, "outbox_sent") as uow:
+            row = uow.session.get(OutboxRow, message.id)
+            if row is None or row.status != "pending":
+                return
+            row.status, row.message_id, row.sent_at = "sent", message_id, now
+            row.attempts += 1
+            if message.decision_id:
+                repo.finish_outcome(uow.session, message.decision_id, "SENT", now,
+                                    message_id=message_id, reason=note)
+            append_event(uow.session, "alert_sent", at=now, instance=self.instance,
+                         symbol=message.symbol, decision_id=message.decision_id,
+                         message=note or f"message {message_id}",
+                         payload={"message_id": message_id, "attempts": row.attempts,
+                                  "chat_id": message.chat_id})
+        self.stats.sent += 1
+        self.stats.last_send_at = now
+        side = (message.side or "").lower()
+        log_marker(log, ALERT_EMIT, symbol=message.symbol, side=message.side, status="success",
+                   decision_id=message.decision_id, message_id=message_id,
+                   call=f"send_{side}_signal" if side else "send_message")
+
+    def _retry(self, message: _Message, exc: TransientSendError, now: datetime) -> None:
+        attempts = message.attempts + 1
+        delay = backoff_seconds(attempts, exc.retry_after)
+        with UnitOfWork(self.db.sessions, "outbox_retry") as uow:
+            row = uow.session.get(OutboxRow, message.id)
+            if row is None or row.status != "pending":
+                return
+            row.attempts = attempts
+            row.last_error = exc.reason
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            append_event(uow.session, "alert_retry", at=now, instance=self.instance,
+                         severity="warning", symbol=message.symbol,
+                         decision_id=message.decision_id, message=exc.reason,
+                         payload={"attempts": attempts, "retry_in_s": delay,
+                                  "kind": str(exc.kind)})
+        self.stats.retries += 1
+        self._note_error(exc, now)
+        log.warning("alert delivery delayed", decision_id=message.decision_id,
+                    reason=exc.reason, attempts=attempts, retry_in_s=delay)
+
+    def _failed(self, message: _Message, exc: SendError, now: datetime) -> None:
+        with UnitOfWork(self.db.sessions, "outbox_failed") as uow:
+            row = uow.session.get(OutboxRow, message.id)
+            if row is None or row.status != "pending":
+                return
+            row.status, row.last_error = "failed", exc.reason
+            row.attempts += 1
+            if message.decision_id:
+                repo.finish_outcome(uow.session, message.decision_id, "FAILED", now,
+                                    error=exc.reason)
+            append_event(uow.session, "alert_failed", at=now, instance=self.instance,
+                         severity="error", symbol=message.symbol,
+                         decision_id=message.decision_id, message=exc.reason,
+                         payload={"kind": str(exc.kind)})
+        self.stats.failed += 1
+        self._note_error(exc, now)
+        side = (message.side or "").lower()
+        log_marker(log, ALERT_EMIT, "error", symbol=message.symbol, side=message.side,
+                   status="failed", decision_id=message.decision_id, error=exc.reason,
+                   call=f"send_{side}_signal" if side else "send_message")
+
+    def _note_error(self, exc: SendError, now: datetime) -> None:
+        self.stats.last_error, self.stats.last_error_at = exc.reason, now

@@ -1,0 +1,231 @@
+"""The platform: scheduler, monitor, outbox worker and Telegram poller in one process.
+
+`atp run` and `atp demo` build the same `Platform`; the demo only points the adapters at
+the built-in emulators. The scheduler ticks every second; a monitor cycle starts every
+`monitor_interval_seconds` and an overrunning cycle is recorded as lag, never queued twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from atp.config import Settings
+from atp.engine.alerts import AlertFaults, AlertPipeline
+from atp.engine.clock import Clock, SystemClock
+from atp.engine.core import PlatformCore
+from atp.engine.db import Database
+from atp.engine.lease import DbLease
+from atp.engine.monitor import SignalMonitor
+from atp.engine.outbox import OutboxWorker
+from atp.engine.ports import AlertSender, MarketData, MarketSnapshot
+from atp.logging import CRYPTO_AUTH, get_logger, log_marker
+from atp.store.journal import append_event
+from atp.store.uow import UnitOfWork
+from atp.telegram.ratelimit import RateLimiter
+
+log = get_logger("atp.service")
+
+POLLER_LEASE = "telegram-poller"
+
+
+class ExchangeMarketData:
+    """Adapts the exchange's `MarketDataService` to the engine's `MarketData` port."""
+
+    def __init__(self, service: Any, clock: Clock) -> None:
+        self.service, self.clock = service, clock
+
+    async def snapshot(self, symbols: Sequence[str]) -> dict[str, MarketSnapshot]:
+        snap = await self.service.refresh(list(symbols))
+        now = self.clock.now()
+        out: dict[str, MarketSnapshot] = {}
+        for symbol in symbols:
+            data = snap.symbols.get(symbol)
+            if data is None:
+                out[symbol] = MarketSnapshot(symbol, None, None, None, "no market data")
+                continue
+            price_at = (None if data.price_age_seconds is None
+                        else now - timedelta(seconds=max(0.0, data.price_age_seconds)))
+            out[symbol] = MarketSnapshot(symbol, data.candles, data.price, price_at,
+                                         data.unknown_reason)
+        return out
+
+
+@dataclass
+class PlatformFaults:
+    monitor_stall: bool = False
+    alert_drop: bool = False
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    market: MarketData
+    sender: AlertSender | None
+    clock: Clock = field(default_factory=SystemClock)
+    exchange_client: Any = None
+    faults: PlatformFaults = field(default_factory=PlatformFaults)
+    scheduler_ticks: int = 0
+    started_at: datetime | None = None
+    poller: Any = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.db = Database(s.database_url)
+        self.pipeline = AlertPipeline(
+            self.db.sessions, s.instance_name, s.telegram_chat_id, s.alerts_enabled,
+            AlertFaults(drop_outcomes=self.faults.alert_drop),
+        )
+        self.monitor = SignalMonitor(self.db, self.market, self.pipeline, self.clock,
+                                     s.instance_name, s.monitor_interval_seconds)
+        self.monitor.stalled = self.faults.monitor_stall
+        self.outbox = OutboxWorker(
+            self.db, self.sender, self.clock, s.instance_name, production=s.production,
+            limiter=RateLimiter(self.clock.monotonic),
+        )
+        balance = self.exchange_client.fetch_balance if (
+            self.exchange_client is not None and self.exchange_client.has_credentials
+        ) else None
+        self.core = PlatformCore(self.db, self.clock, self.status_text, balance)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cycle: asyncio.Task[None] | None = None
+        self.cycle_errors = 0
+        self.missed_cycles = 0
+
+    # ── lifecycle ──────────────────────────────────────────────────────────────────────
+
+    async def start(self, telegram_poller: bool = True) -> None:
+        self.started_at = self.clock.now()
+        await self.db.run(self._event, "platform_started", "platform started",
+                          {"production": self.settings.production})
+        self._stop.clear()
+        self._tasks = [
+            asyncio.create_task(self._scheduler(), name="atp-scheduler"),
+            asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
+        ]
+        token = self.settings.telegram_bot_token
+        if telegram_poller and token is not None and self.settings.alerts_enabled:
+            from atp.telegram.poller import TelegramPoller
+
+            lease = DbLease(self.db, POLLER_LEASE, self.settings.instance_name, self.clock)
+            self.poller = TelegramPoller.from_settings(
+                self.settings, core=self.core, lease=lease, on_event=self._poller_event,
+                poll_timeout=5.0, lease_renew_interval=10.0,
+            )
+            await self.poller.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.poller is not None:
+            await self.poller.stop()
+        for task in [*self._tasks, *([self._cycle] if self._cycle else [])]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._cycle is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._cycle
+        close = getattr(self.sender, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+        if self.exchange_client is not None:
+            with contextlib.suppress(Exception):
+                await self.exchange_client.close()
+        self.db.close()
+
+    # ── scheduler ──────────────────────────────────────────────────────────────────────
+
+    async def _scheduler(self) -> None:
+        interval = self.settings.monitor_interval_seconds
+        next_at = self.clock.monotonic()
+        while not self._stop.is_set():
+            self.scheduler_ticks += 1
+            now = self.clock.monotonic()
+            if now >= next_at and not self.monitor.stalled:
+                if self._cycle is not None and not self._cycle.done():
+                    self.missed_cycles += 1  # overrun: counted as lag, not queued twice
+                else:
+                    lag = now - next_at
+                    scheduled = self.clock.now() - timedelta(seconds=lag)
+                    self._cycle = asyncio.create_task(self._run_cycle(scheduled))
+                next_at += interval
+                if next_at <= now:
+                    next_at = now + interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+
+    async def _run_cycle(self, scheduled: datetime) -> None:
+        try:
+            await self.monitor.run_cycle(scheduled)
+            self.outbox.wake.set()
+        except Exception as exc:
+            self.cycle_errors += 1
+            log.error("monitor cycle failed", error=f"{type(exc).__name__}: {exc}",
+                      exc_info=True)
+            with contextlib.suppress(Exception):
+                await self.db.run(self._event, "monitor_cycle_failed",
+                                  f"{type(exc).__name__}: {exc}", {}, "error")
+
+    # ── journal helpers ────────────────────────────────────────────────────────────────
+
+    def _event(self, type: str, message: str, payload: dict[str, Any],
+               severity: str = "info") -> None:
+        with UnitOfWork(self.db.sessions, "events") as uow:
+            append_event(uow.session, type, at=self.clock.now(),
+                         instance=self.settings.instance_name,
+                         severity=severity,  # type: ignore[arg-type]
+                         message=message, payload=payload)
+
+    async def _poller_event(self, event: Any) -> None:
+        severity = "warning" if "conflict" in str(event.kind) else "info"
+        if str(event.kind).endswith(("unauthorised_command", "poll_error", "command_failed")):
+            severity = "warning"
+        await self.db.run(self._event, str(event.kind), event.detail,
+                          {"chat_id": event.chat_id}, severity)
+
+    async def record_exchange_failure(self, failure: Any) -> None:
+        """Typed event for an exchange failure (the adapter logs its own marker line)."""
+        await self.db.run(
+            self._event, f"exchange_{failure.category}", failure.diagnosis,
+            {"kind": getattr(failure, "kind", None), "fix": getattr(failure, "fix", None),
+             "code": getattr(failure, "code", None)},
+            "error" if failure.category in ("auth", "proxy") else "warning",
+        )
+        if failure.category in ("auth", "proxy"):
+            log_marker(log, CRYPTO_AUTH, "error", category=failure.category,
+                       diagnosis=failure.diagnosis)
+
+    # ── what channels read ─────────────────────────────────────────────────────────────
+
+    def last_update_seconds_ago(self) -> float | None:
+        last = self.monitor.last
+        if last is None:
+            return None
+        return (self.clock.now() - last.finished_at).total_seconds()
+
+    def status_text(self) -> str:
+        last = self.monitor.last
+        ago = self.last_update_seconds_ago()
+        lines = [f"ATP {self.settings.instance_name}"]
+        if last is None:
+            lines.append("Monitor: no cycle completed yet")
+        else:
+            lines.append(
+                f"Monitor: cycle {last.cycle_id}, {last.symbols} symbols, "
+                f"{last.duration_ms:.0f} ms, {ago:.0f} s ago"
+            )
+            lines.append("Decisions: " + ", ".join(f"{k} {v}" for k, v in
+                                                  sorted(last.decisions.items())))
+        stats = self.outbox.stats
+        lines.append(f"Alerts: {stats.sent} sent, {stats.failed} failed, "
+                     f"{stats.retries} retries")
+        if self.poller is not None:
+            lines.append(f"Telegram 409 conflicts: {self.poller.conflicts.count}")
+        return "\n".join(lines)

@@ -1,0 +1,262 @@
+"""Queries and writes the engine needs, each a small function on a `Session`.
+
+The caller owns the transaction (a `UnitOfWork`), so the alert pipeline can accept an
+alert, update the throttle state and enqueue the message atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from atp.domain.alerts import AlertFlags
+from atp.domain.presets import DEFAULT_PRESETS, Preset, PresetError, apply_overrides
+from atp.domain.throttle import Side, ThrottleState
+from atp.store.models import (
+    AlertOutcomeRow,
+    DecisionRow,
+    MonitorCycleRow,
+    OutboxRow,
+    PresetRow,
+    ThrottleStateRow,
+    WatchlistRow,
+)
+
+PRESET_FIELDS = tuple(f for f in Preset.__dataclass_fields__ if f != "name")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchItem:
+    """A watchlist row resolved for the engine: its effective preset and its switches."""
+
+    symbol: str
+    preset: Preset
+    flags: AlertFlags
+    buy_target: float | None
+    trade_enabled: bool
+    trade_amount_usd: float
+    error: str | None = None  # invalid overrides: the symbol is skipped with this reason
+
+
+def preset_of(row: PresetRow) -> Preset:
+    values = {f: getattr(row, f) for f in PRESET_FIELDS}
+    return Preset(name=row.name, **values)
+
+
+def load_presets(session: Session) -> dict[str, Preset]:
+    presets = {row.name: preset_of(row) for row in session.scalars(select(PresetRow))}
+    return presets or dict(DEFAULT_PRESETS)
+
+
+def load_watchlist(session: Session, enabled_only: bool = True) -> list[WatchItem]:
+    presets = load_presets(session)
+    query = select(WatchlistRow).order_by(WatchlistRow.symbol)
+    if enabled_only:
+        query = query.where(WatchlistRow.enabled.is_(True))
+    items = []
+    for row in session.scalars(query):
+        base = presets.get(row.preset) or DEFAULT_PRESETS["swing-conservative"]
+        error = None
+        try:
+            preset = apply_overrides(base, row.overrides or {})
+        except PresetError as exc:
+            preset, error = base, f"invalid overrides: {exc}"
+        items.append(
+            WatchItem(
+                symbol=row.symbol,
+                preset=preset,
+                flags=AlertFlags(row.alert_enabled, row.buy_alert_enabled, row.sell_alert_enabled),
+                buy_target=row.buy_target,
+                trade_enabled=row.trade_enabled,
+                trade_amount_usd=row.trade_amount_usd,
+                error=error,
+            )
+        )
+    return items
+
+
+def add_symbols(session: Session, symbols: Sequence[str], preset: str, **values: Any) -> None:
+    """Insert watchlist rows for symbols not yet watched (demo and tests seed with this)."""
+    existing = set(session.scalars(select(WatchlistRow.symbol)))
+    for symbol in symbols:
+        if symbol not in existing:
+            session.add(WatchlistRow(symbol=symbol, preset=preset, **values))
+
+
+def start_cycle(session: Session, started_at: datetime, symbols: int, instance: str) -> int:
+    row = MonitorCycleRow(
+        started_at=started_at, symbols=symbols, processed=0, skipped=0, instance=instance
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def finish_cycle(
+    session: Session,
+    cycle_id: int,
+    finished_at: datetime,
+    duration_ms: float,
+    processed: int,
+    skipped: int,
+    lag_ms: float,
+) -> None:
+    session.execute(
+        update(MonitorCycleRow)
+        .where(MonitorCycleRow.id == cycle_id)
+        .values(
+            finished_at=finished_at,
+            duration_ms=duration_ms,
+            processed=processed,
+            skipped=skipped,
+            lag_ms=lag_ms,
+        )
+    )
+
+
+def get_throttle(session: Session, symbol: str, preset: str) -> ThrottleState | None:
+    row = session.get(ThrottleStateRow, (symbol, preset))
+    if row is None:
+        return None
+    side: Side = "BUY" if row.side == "BUY" else "SELL"
+    return ThrottleState(side=side, alerted_at=row.alerted_at, price=row.price)
+
+
+def save_throttle(
+    session: Session, symbol: str, preset: str, state: ThrottleState, decision_id: str
+) -> None:
+    row = session.get(ThrottleStateRow, (symbol, preset))
+    if row is None:
+        session.add(
+            ThrottleStateRow(
+                symbol=symbol,
+                preset=preset,
+                side=state.side,
+                alerted_at=state.alerted_at,
+                price=state.price,
+                decision_id=decision_id,
+            )
+        )
+    else:
+        row.side, row.alerted_at, row.price = state.side, state.alerted_at, state.price
+        row.decision_id = decision_id
+
+
+def record_outcome(
+    session: Session,
+    *,
+    decision_id: str,
+    symbol: str,
+    side: str,
+    preset: str,
+    outcome: str,
+    reason: str | None,
+    price: float | None,
+    origin: str,
+    at: datetime,
+) -> None:
+    session.add(
+        AlertOutcomeRow(
+            decision_id=decision_id,
+            symbol=symbol,
+            side=side,
+            preset=preset,
+            outcome=outcome,
+            reason=reason,
+            price=price,
+            origin=origin,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+
+
+def finish_outcome(
+    session: Session,
+    decision_id: str,
+    outcome: str,
+    at: datetime,
+    message_id: int | None = None,
+    error: str | None = None,
+    reason: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"outcome": outcome, "updated_at": at}
+    if message_id is not None:
+        values["message_id"] = message_id
+    if error is not None:
+        values["error"] = error
+    if reason is not None:
+        values["reason"] = reason
+    session.execute(
+        update(AlertOutcomeRow).where(AlertOutcomeRow.decision_id == decision_id).values(**values)
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    chat_id: str,
+    text: str,
+    origin: str,
+    at: datetime,
+    decision_id: str | None = None,
+) -> None:
+    session.add(
+        OutboxRow(
+            kind=kind,
+            chat_id=chat_id,
+            text=text,
+            origin=origin,
+            status="pending",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+            decision_id=decision_id,
+        )
+    )
+
+
+def due_messages(session: Session, now: datetime, limit: int = 50) -> list[OutboxRow]:
+    query = (
+        select(OutboxRow)
+        .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def outbox_depth(session: Session) -> tuple[int, datetime | None]:
+    """Pending messages and the creation time of the oldest one."""
+    count, oldest = session.execute(
+        select(func.count(OutboxRow.id), func.min(OutboxRow.created_at)).where(
+            OutboxRow.status == "pending"
+        )
+    ).one()
+    return int(count), oldest
+
+
+def outcome_counts(session: Session, since: datetime | None = None) -> dict[str, int]:
+    query = select(AlertOutcomeRow.outcome, func.count()).group_by(AlertOutcomeRow.outcome)
+    if since is not None:
+        query = query.where(AlertOutcomeRow.created_at >= since)
+    counts = {o.lower(): 0 for o in ("SENT", "THROTTLED", "BLOCKED", "FAILED", "PENDING")}
+    for outcome, n in session.execute(query):
+        counts[str(outcome).lower()] = int(n)
+    return counts
+
+
+def decision_counts(session: Session, since: datetime | None = None) -> dict[str, int]:
+    query = select(DecisionRow.decision, func.count()).group_by(DecisionRow.decision)
+    if since is not None:
+        query = query.where(DecisionRow.created_at >= since)
+    counts = {"BUY": 0, "SELL": 0, "WAIT": 0}
+    for decision, n in session.execute(query):
+        counts[str(decision)] = int(n)
+    return counts

@@ -1,0 +1,138 @@
+"""The live chain from decision to Telegram, over real HTTP to the Bot API emulator,
+on SQLite and PostgreSQL, with time from an injected clock."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from atp.store.models import AlertOutcomeRow, DecisionRow, OutboxRow, WatchlistRow
+from tests.integration.engine.conftest import CHAT
+
+
+def outcomes(platform, symbol=None):
+    with platform.db.sessions() as s:
+        q = select(AlertOutcomeRow).order_by(AlertOutcomeRow.id)
+        if symbol:
+            q = q.where(AlertOutcomeRow.symbol == symbol)
+        return list(s.scalars(q))
+
+
+async def cycle(platform, clock, seconds=30.0):
+    stats = await platform.monitor.run_cycle()
+    await platform.outbox.run_once()
+    clock.advance(seconds)
+    return stats
+
+
+async def test_buy_reaches_the_chat_with_outcome_sent(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down", "BBB_USDT": "flat"})
+    stats = await cycle(p, clock)
+    assert stats.decisions == {"BUY": 1, "WAIT": 1}
+    [o] = outcomes(p)
+    assert (o.symbol, o.side, o.outcome) == ("AAA_USDT", "BUY", "SENT")
+    [msg] = tg.received(CHAT)
+    assert o.message_id == msg.message_id
+    assert "BUY AAA_USDT" in msg.text and "Origin: test-1" in msg.text
+    assert o.decision_id in msg.text
+
+
+async def test_repeat_within_cooldown_is_throttled_with_exact_reason(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down"})
+    await cycle(p, clock)
+    await cycle(p, clock)
+    first, second = outcomes(p)
+    assert first.outcome == "SENT"
+    assert second.outcome == "THROTTLED"
+    assert second.reason == "cooldown 0.5/5.0 min; price change 0.00/1.00 %"
+    assert len(tg.received(CHAT)) == 1
+
+
+async def test_opposite_side_is_never_throttled(make_platform, clock, market, tg):
+    p = make_platform({"AAA_USDT": "down"})
+    await cycle(p, clock)
+    market.set("AAA_USDT", "up")
+    await cycle(p, clock)
+    market.set("AAA_USDT", "down")
+    await cycle(p, clock)
+    assert [(o.side, o.outcome) for o in outcomes(p)] == [
+        ("BUY", "SENT"), ("SELL", "SENT"), ("BUY", "SENT")
+    ]
+    assert len(tg.received(CHAT)) == 3
+
+
+async def test_after_cooldown_and_move_the_alert_goes_again(make_platform, clock, market):
+    p = make_platform({"AAA_USDT": "down"})
+    await cycle(p, clock, seconds=301)
+    market.set("AAA_USDT", "down", price=98.0)
+    await cycle(p, clock)
+    assert [o.outcome for o in outcomes(p)] == ["SENT", "SENT"]
+
+
+async def test_disabled_flag_gives_one_blocked_outcome_naming_it(make_platform, clock, migrated_db,
+                                                               tg):
+    p = make_platform({"AAA_USDT": "down"})
+    with migrated_db.session_factory.begin() as s:
+        s.execute(update(WatchlistRow).values(buy_alert_enabled=False))
+    for _ in range(4):
+        await cycle(p, clock)
+    [o] = outcomes(p)
+    assert o.outcome == "BLOCKED" and o.reason == "buy_alert_enabled is off"
+    with p.db.sessions() as s:
+        refs = [d.alert_ref for d in s.scalars(select(DecisionRow).order_by(DecisionRow.created_at))]
+    assert refs == [None, o.decision_id, o.decision_id, o.decision_id]
+    assert tg.received(CHAT) == []
+
+
+async def test_telegram_outage_delays_but_loses_and_duplicates_nothing(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down"})
+    await tg.set_fault("outage")
+    await p.monitor.run_cycle()
+    for _ in range(20):  # ten minutes of outage, retried with backoff
+        await p.outbox.run_once()
+        clock.advance(30)
+    [o] = outcomes(p)
+    assert o.outcome == "PENDING"
+    with p.db.sessions() as s:
+        [row] = s.scalars(select(OutboxRow))
+    assert row.status == "pending" and row.attempts >= 5 and row.last_error
+    await tg.clear_fault("outage")
+    clock.advance(60)
+    await p.outbox.run_once()
+    await p.outbox.run_once()
+    [o] = outcomes(p)
+    assert o.outcome == "SENT"
+    assert len(tg.received(CHAT)) == 1
+
+
+async def test_permanent_error_ends_as_failed_with_reason(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down"})
+    await tg.set_fault("blocked_chat", chat_id=CHAT)
+    await cycle(p, clock)
+    [o] = outcomes(p)
+    assert o.outcome == "FAILED" and "blocked" in (o.error or "").lower()
+
+
+async def test_malformed_symbol_is_skipped_and_others_go_on(make_platform, clock, market):
+    p = make_platform({"AAA_USDT": "down", "BAD_USDT": "down"})
+    market.broken.add("BAD_USDT")
+    stats = await cycle(p, clock)
+    assert (stats.processed, stats.skipped) == (1, 1)
+    assert [o.symbol for o in outcomes(p)] == ["AAA_USDT"]
+
+
+async def test_non_production_instance_only_logs(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down"}, production=False)
+    await cycle(p, clock)
+    [o] = outcomes(p)
+    assert o.outcome == "SENT" and o.message_id is None and "logged only" in (o.reason or "")
+    assert tg.received(CHAT) == []
+
+
+async def test_decision_flips_are_counted(make_platform, clock, market):
+    p = make_platform({"AAA_USDT": "down"})
+    await cycle(p, clock)
+    market.set("AAA_USDT", "flat")
+    await cycle(p, clock)
+    market.set("AAA_USDT", "down", price=90)
+    await cycle(p, clock)
+    assert p.monitor.flips["AAA_USDT"] == 2
