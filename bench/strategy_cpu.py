@@ -17,10 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atp.domain.candles import Candles  # noqa: E402
-from atp.domain.indicators import Indicators  # noqa: E402
-from atp.domain.presets import DEFAULT_PRESETS  # noqa: E402
-from atp.domain.signals import decide, evaluate  # noqa: E402
+from atp.domain.candles import Candles
+from atp.domain.indicators import Indicators
+from atp.domain.presets import DEFAULT_PRESETS
+from atp.domain.signals import decide, evaluate
 
 SYMBOLS = 1_000
 CANDLES = 200

@@ -8,7 +8,6 @@ import json
 import typer
 
 from atp.cli.common import settings_or_exit
-from atp.exchange.diagnose import CRITICAL, WARNING, diagnose, render_text
 
 exchange_app = typer.Typer(help="Crypto.com Exchange: diagnose credentials, proxy, clock.",
                            no_args_is_help=True)
@@ -22,6 +21,9 @@ def diagnose_command(
 
     Exit code 0 ok, 1 warning, 2 critical.
     """
+    # imported here: ccxt takes a second to import, other commands should not pay for it
+    from atp.exchange.diagnose import CRITICAL, WARNING, diagnose, render_text
+
     settings = settings_or_exit()
     result = asyncio.run(diagnose(settings))
     if as_json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from atp.cli.analyze import analyze
+from atp.cli.demo import demo
+from atp.cli.run import run
 
 app = typer.Typer(
     name="atp",
@@ -15,6 +17,8 @@ app = typer.Typer(
 )
 
 app.command("analyze")(analyze)
+app.command("demo")(demo)
+app.command("run")(run)
 
 
 def _register() -> None:

@@ -76,6 +76,17 @@ def ema(close: FloatArray, period: int = EMA_PERIOD) -> float | None:
     return _last(talib.EMA(close, timeperiod=period))
 
 
+def average_series(close: FloatArray, kind: str, period: int) -> list[float | None]:
+    """The whole SMA / EMA line (`None` before it is defined), for chart overlays: the same
+    TA-Lib definitions as `sma` / `ema`, so the chart never draws a second copy of them."""
+    if kind not in ("sma", "ema"):
+        raise ValueError(f"kind must be 'sma' or 'ema', not {kind!r}")
+    if close.shape[0] < period:
+        return [None] * int(close.shape[0])
+    values = (talib.SMA if kind == "sma" else talib.EMA)(close, timeperiod=period)
+    return [None if math.isnan(v) else float(v) for v in values]
+
+
 def atr(high: FloatArray, low: FloatArray, close: FloatArray) -> float | None:
     if close.shape[0] < MIN_CANDLES["atr"]:
         return None

@@ -95,7 +95,13 @@ class AlertPipeline:
             item.preset.min_price_change_pct,
         )
         if not verdict.allowed:
-            self._outcome(session, record, "THROTTLED", verdict.reason, now)
+            assert last is not None  # a first alert is never throttled
+            # The state the verdict was made from, so `atp check` can recompute it.
+            state = {"last_side": last.side, "last_alerted_at": last.alerted_at.isoformat(),
+                     "last_price": last.price, "price": price,
+                     "cooldown_minutes": item.preset.cooldown_minutes,
+                     "min_price_change_pct": item.preset.min_price_change_pct}
+            self._outcome(session, record, "THROTTLED", verdict.reason, now, payload=state)
             log_marker(log, ALERT_THROTTLED, symbol=record.symbol, side=record.side,
                        reason=verdict.reason, decision_id=record.decision_id)
             return AlertResult(record.decision_id, "THROTTLED", verdict.reason)

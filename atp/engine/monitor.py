@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,6 +70,8 @@ class SignalMonitor:
     latest: dict[str, tuple[str, Decision | None, MarketSnapshot | None]] = field(
         default_factory=dict
     )
+    # Called with each finished cycle's stats (e.g. /metrics' duration histogram).
+    on_cycle: list[Callable[[CycleStats], None]] = field(default_factory=list)
 
     async def run_cycle(self, scheduled_at: datetime | None = None) -> CycleStats:
         started = self.clock.now()
@@ -95,6 +98,8 @@ class SignalMonitor:
         await self.db.run(self._finish, stats)
         self.ticks += 1
         self.last = stats
+        for hook in self.on_cycle:
+            hook(stats)
         log_marker(log, MONITOR, cycle=cycle_id, symbols=len(items), duration_ms=round(duration_ms),
                    processed=stats.processed, skipped=skipped, lag_ms=round(lag_ms),
                    buy=counts.get("BUY", 0), sell=counts.get("SELL", 0),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
 from atp.engine.ports import AlertSender, MarketData, MarketSnapshot
-from atp.logging import CRYPTO_AUTH, get_logger, log_marker
+from atp.logging import get_logger
 from atp.store.journal import append_event
 from atp.store.uow import UnitOfWork
 from atp.telegram.ratelimit import RateLimiter
@@ -36,8 +37,9 @@ POLLER_LEASE = "telegram-poller"
 class ExchangeMarketData:
     """Adapts the exchange's `MarketDataService` to the engine's `MarketData` port."""
 
-    def __init__(self, service: Any, clock: Clock) -> None:
-        self.service, self.clock = service, clock
+    def __init__(self, service: Any, clock: Clock, time_scale: float = 1.0) -> None:
+        """`time_scale`: market seconds per real second (the demo's accelerated market)."""
+        self.service, self.clock, self.time_scale = service, clock, time_scale
 
     async def snapshot(self, symbols: Sequence[str]) -> dict[str, MarketSnapshot]:
         snap = await self.service.refresh(list(symbols))
@@ -49,7 +51,8 @@ class ExchangeMarketData:
                 out[symbol] = MarketSnapshot(symbol, None, None, None, "no market data")
                 continue
             price_at = (None if data.price_age_seconds is None
-                        else now - timedelta(seconds=max(0.0, data.price_age_seconds)))
+                        else now - timedelta(seconds=max(0.0, data.price_age_seconds)
+                                             / self.time_scale))
             out[symbol] = MarketSnapshot(symbol, data.candles, data.price, price_at,
                                          data.unknown_reason)
         return out
@@ -96,6 +99,10 @@ class Platform:
         self._cycle: asyncio.Task[None] | None = None
         self.cycle_errors = 0
         self.missed_cycles = 0
+        self.exchange_failures: Counter[str] = Counter()
+        self._event_tasks: set[asyncio.Task[None]] = set()
+        if self.exchange_client is not None:
+            self.exchange_client.on_error = self.on_exchange_failure
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
 
@@ -108,6 +115,9 @@ class Platform:
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
         ]
+        if self.exchange_client is not None and self.exchange_client.has_credentials:
+            self._tasks.append(asyncio.create_task(self._exchange_heartbeat(),
+                                                   name="atp-exchange-heartbeat"))
         token = self.settings.telegram_bot_token
         if telegram_poller and token is not None and self.settings.alerts_enabled:
             from atp.telegram.poller import TelegramPoller
@@ -144,7 +154,7 @@ class Platform:
 
     async def _scheduler(self) -> None:
         interval = self.settings.monitor_interval_seconds
-        next_at = self.clock.monotonic()
+        start = next_at = self.clock.monotonic()
         while not self._stop.is_set():
             self.scheduler_ticks += 1
             now = self.clock.monotonic()
@@ -158,8 +168,10 @@ class Platform:
                 next_at += interval
                 if next_at <= now:
                     next_at = now + interval
+            # Tick on whole seconds since start, so the grid does not drift.
+            pause = 1.0 - ((self.clock.monotonic() - start) % 1.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+                await asyncio.wait_for(self._stop.wait(), timeout=pause)
 
     async def _run_cycle(self, scheduled: datetime) -> None:
         try:
@@ -190,17 +202,34 @@ class Platform:
         await self.db.run(self._event, str(event.kind), event.detail,
                           {"chat_id": event.chat_id}, severity)
 
-    async def record_exchange_failure(self, failure: Any) -> None:
-        """Typed event for an exchange failure (the adapter logs its own marker line)."""
-        await self.db.run(
-            self._event, f"exchange_{failure.category}", failure.diagnosis,
-            {"kind": getattr(failure, "kind", None), "fix": getattr(failure, "fix", None),
-             "code": getattr(failure, "code", None)},
-            "error" if failure.category in ("auth", "proxy") else "warning",
-        )
-        if failure.category in ("auth", "proxy"):
-            log_marker(log, CRYPTO_AUTH, "error", category=failure.category,
-                       diagnosis=failure.diagnosis)
+    def on_exchange_failure(self, failure: Any) -> None:
+        """The exchange adapter's error sink: a typed event per failure (the adapter
+        already wrote its `[CRYPTO_AUTH_DIAG]` / error log line)."""
+        self.exchange_failures[str(failure.category)] += 1
+        payload = failure.as_event() if hasattr(failure, "as_event") else {}
+        severity = "error" if failure.category in ("auth", "proxy") else "warning"
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.db.run(
+            self._event, f"exchange_{failure.category}", str(failure.diagnosis), payload,
+            severity,
+        ))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+
+    async def _exchange_heartbeat(self, every_seconds: float = 60.0) -> None:
+        """A private call now and then, so a revoked key or a broken proxy shows up before
+        an order needs it (runbook step h: "last private call succeeded")."""
+        client = self.exchange_client
+        while not self._stop.is_set():
+            try:
+                await client.fetch_balance()
+            except Exception as exc:  # classified and recorded by the adapter's sink
+                log.debug("exchange heartbeat failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=every_seconds)
 
     # ── what channels read ─────────────────────────────────────────────────────────────
 

@@ -65,16 +65,31 @@ class _CryptoCom(ccxt_async.cryptocom):  # type: ignore[misc]
 
 
 class _RedactingFilter(logging.Filter):
-    """ccxt logs request bodies (api_key, sig) at DEBUG: scrub them before any handler."""
+    """ccxt logs request bodies (api_key, sig) at DEBUG: scrub them before any handler.
 
-    def __init__(self, redact: Redactor) -> None:
+    One filter on the shared ccxt logger, hiding the secrets of every client created in
+    this process (tests and `diagnose` create several, with different keys).
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self._redact = redact
+        self._secrets: set[str] = set()
+        self._redact = Redactor()
+
+    def add(self, secrets: list[str]) -> None:
+        if not set(secrets) <= self._secrets:
+            self._secrets.update(secrets)
+            self._redact = Redactor(self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._redact(record.getMessage())
         record.args = None
         return True
+
+
+_CCXT_LOG = logging.getLogger("atp.exchange.ccxt")
+_CCXT_FILTER = _RedactingFilter()
+_CCXT_LOG.addFilter(_CCXT_FILTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +171,8 @@ class ExchangeClient:
         self._ccxt = _CryptoCom(config)
         # public market data must not depend on the private currency call
         self._ccxt.options["fetchCurrencies"] = {"skipFetchCurrencies": True}
-        self._ccxt.logger = logging.getLogger("atp.exchange.ccxt")
-        if not any(isinstance(f, _RedactingFilter) for f in self._ccxt.logger.filters):
-            self._ccxt.logger.addFilter(_RedactingFilter(self.redact))
+        _CCXT_FILTER.add(secrets_of(settings))
+        self._ccxt.logger = _CCXT_LOG
         self.on_error = on_error
         self.on_success = on_success
         self._sleep = sleep

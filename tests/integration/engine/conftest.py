@@ -46,8 +46,9 @@ class ScriptedMarket:
             n = 60
             if step:
                 close = price * np.exp(step * np.arange(-n + 1, 1))
-            else:
-                close = price * (1 + 0.001 * np.sin(np.arange(n)))
+            else:  # alternating +0.6 % / -0.4 %: RSI ≈ 60, between buy 55 and sell 65
+                steps = np.where(np.arange(n) % 2 == 0, 0.006, -0.004)
+                close = price * np.exp(np.cumsum(steps) - steps.sum())
             ts = np.arange(n, dtype=np.int64) * 3_600_000
             candles = Candles(ts, close.copy(), close * 1.001, close * 0.999, close,
                               np.full(n, 10.0))

@@ -51,7 +51,8 @@ async def test_oco_one_leg_fills_and_cancels_the_other(harness, emulator, clock)
     client = harness.client()
     await client.create_order("SOL_USDT", "buy", "market", 0, notional=1500.0)
     price = emulator.market.price("SOL_USDT")
-    list_id = await client.create_oco("SOL_USDT", "sell", 5.0, take_profit_price=round(price * 1.1, 2),
+    list_id = await client.create_oco("SOL_USDT", "sell", 5.0,
+                                      take_profit_price=round(price * 1.1, 2),
                                       stop_price=round(price * 0.8, 2),
                                       stop_limit_price=round(price * 0.79, 2))
     assert list_id

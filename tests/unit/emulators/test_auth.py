@@ -13,7 +13,8 @@ def test_param_string_sorts_keys_and_flattens_lists():
 
 def test_verify_accepts_the_documented_signature_and_rejects_others():
     params = {"instrument_name": "BTC_USDT", "side": "BUY", "quantity": "0.1"}
-    payload = "private/create-order" + "1700" + "key" + "instrument_nameBTC_USDTquantity0.1sideBUY" + "1700"
+    sorted_params = "instrument_nameBTC_USDTquantity0.1sideBUY"
+    payload = "private/create-order" + "1700" + "key" + sorted_params + "1700"
     sig = hmac.new(b"secret", payload.encode(), hashlib.sha256).hexdigest()
     body = {"id": "1700", "method": "private/create-order", "params": params,
             "api_key": "key", "sig": sig, "nonce": "1700"}

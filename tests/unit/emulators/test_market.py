@@ -1,5 +1,7 @@
 """The synthetic market: deterministic, consistent across timeframes, scriptable."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,7 @@ def test_candles_close_on_timeframe_boundaries_and_last_one_forms():
     assert all(r.t % 3_600_000 == 0 for r in rows)
     assert [r.closed for r in rows] == [True] * 9 + [False]
     assert rows[-1].c == pytest.approx(m.price("ETH_USDT"))
-    for prev, cur in zip(rows, rows[1:], strict=False):
+    for prev, cur in itertools.pairwise(rows):
         assert cur.o == pytest.approx(prev.c)
         assert cur.t - prev.t == 3_600_000
     for r in rows:

@@ -1,0 +1,36 @@
+"""`atp demo`: the whole platform on emulators (product.md §2)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from atp.cli.common import fail
+
+FAULT_HELP = ("inject a failure (repeatable): telegram-conflict, telegram-outage, exchange-auth, "
+              "proxy-auth, monitor-stall, alert-drop")
+
+
+def demo(
+    port: int = typer.Option(8002, "--port", help="Port of the dashboard and API."),
+    fault: list[str] = typer.Option([], "--fault", help=FAULT_HELP),
+    duration: float | None = typer.Option(None, "--duration", help="Stop after N seconds."),
+    no_live: bool = typer.Option(False, "--no-live", help="Plain output (no live view)."),
+    workdir: Path | None = typer.Option(None, "--workdir",
+                                        help="Keep the database and log here."),
+) -> None:
+    """Run ATP with built-in Crypto.com and Telegram emulators; Ctrl-C stops it."""
+    from atp.demo import FAULTS, run_demo
+
+    unknown = [f for f in fault if f not in FAULTS]
+    if unknown:
+        fail(f"--fault: unknown fault {', '.join(unknown)}; fix: use one of {', '.join(FAULTS)}")
+    try:
+        asyncio.run(run_demo(port, fault, duration, live=not no_live, workdir=workdir))
+    except OSError as exc:
+        fail(f"atp demo could not start: {exc.strerror or exc} (is port {port} free? "
+             "fix: pass --port N)")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,60 @@
+"""`atp run`: production — real Crypto.com and Telegram, settings from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import typer
+
+from atp.cli.common import fail, settings_or_exit
+from atp.config import SettingsError, mask_url, require
+
+
+def run(
+    skip_migration_check: bool = typer.Option(False, help="Start even if the schema is old."),
+) -> None:
+    """Start the platform; refuses to start, listing what is missing or invalid."""
+    settings = settings_or_exit()
+    try:
+        if settings.alerts_enabled:
+            # Failure mode 5: Telegram silent for days because the token was missing.
+            require(settings, "telegram_bot_token", "telegram_chat_id")
+    except SettingsError as exc:
+        fail(exc.render() + "\n  (or set ALERTS_ENABLED=false to run without Telegram)")
+    from atp.store import migrate
+
+    if not skip_migration_check:
+        try:
+            current, head = migrate.current(settings.database_url), migrate.head()
+        except Exception as exc:
+            fail(f"database {mask_url(settings.database_url)} is not reachable "
+                 f"({type(exc).__name__}); fix: check DATABASE_URL and that the server runs")
+        if current != head:
+            fail(f"database schema is at {current or 'nothing'}, this ATP needs {head}; "
+                 "fix: run `atp db upgrade`")
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: object) -> None:
+    from atp.config import Settings
+    from atp.logging import setup_logging
+    from atp.runtime import ApiServer, build_platform
+
+    assert isinstance(settings, Settings)
+    setup_logging(settings.log_level, settings.log_file)
+    platform = build_platform(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await platform.start()
+    api = ApiServer(platform, settings.api_host, settings.api_port)
+    try:
+        await api.start()
+        await stop.wait()
+    finally:
+        await api.stop()
+        await platform.stop()

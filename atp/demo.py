@@ -1,0 +1,249 @@
+"""`atp demo`: the whole platform on one machine, no credentials, no internet.
+
+SQLite in a temp dir, the Crypto.com emulator serving an accelerated synthetic market
+(an hourly candle closes every few seconds), the Telegram Bot API emulator, and the real
+adapters talking to both over loopback HTTP. A few symbols are scripted to fall or rise
+so BUY and SELL decisions — and their alerts — appear within the first two minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import func, select
+
+from atp.config import Settings
+from atp.emulators.clock import AcceleratedClock
+from atp.emulators.cryptocom import CryptoComEmulator
+from atp.emulators.proxy import AuthProxy
+from atp.emulators.telegram.server import TelegramEmulator
+from atp.engine.service import Platform, PlatformFaults
+from atp.logging import setup_logging
+from atp.runtime import ApiServer, build_platform
+from atp.store import migrate
+from atp.store import repository as repo
+from atp.store.models import AlertOutcomeRow
+from atp.store.uow import UnitOfWork
+
+FAULTS = ("telegram-conflict", "telegram-outage", "exchange-auth", "proxy-auth",
+          "monitor-stall", "alert-drop")
+SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "ADA_USDT", "DOGE_USDT",
+           "DOT_USDT", "LTC_USDT", "LINK_USDT", "AVAX_USDT")
+FALLING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # scripted declines: RSI < 40 ⇒ BUY
+RISING = ("SOL_USDT", "LINK_USDT")  # scripted rises: RSI > 70 ⇒ SELL
+DEMO_KEY, DEMO_SECRET = "demo-api-key", "demo-api-secret-not-real"
+DEMO_TOKEN = "424242:demo-bot-token-not-real"
+DEMO_CHAT = 100200300
+DEMO_API_TOKEN = "demo-api-token"
+SPEED = 720.0  # market seconds per real second: an hourly candle every 5 s
+INTERVAL = 5.0  # monitor interval in the demo (production default: 30 s)
+PRESET = "swing-aggressive"
+
+
+@dataclass
+class Demo:
+    port: int = 8002
+    faults: Sequence[str] = ()
+    workdir: Path | None = None
+    seed: int = 7
+    speed: float = SPEED
+    interval: float = INTERVAL
+    platform: Platform | None = None
+    exchange: CryptoComEmulator | None = None
+    telegram: TelegramEmulator | None = None
+    proxy: AuthProxy | None = None
+    api: ApiServer | None = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+
+    async def start(self) -> None:
+        unknown = [f for f in self.faults if f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}")
+        if self.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="atp-demo-")
+            self.workdir = Path(self._tmp.name)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        db_url = f"sqlite:///{self.workdir / 'atp.db'}"
+        await asyncio.to_thread(migrate.upgrade, db_url)
+
+        market_clock = AcceleratedClock(speed=self.speed)
+        self.exchange = CryptoComEmulator(clock=market_clock, symbols=list(SYMBOLS),
+                                          seed=self.seed)
+        self.exchange.add_key(DEMO_KEY, DEMO_SECRET)
+        await self.exchange.start()
+        for i, symbol in enumerate(FALLING):
+            self.exchange.script(symbol, "rsi_low", candles=40, pct_per_candle=2.0,
+                                 start=market_clock.now() + i * 3600 * 4)
+        for i, symbol in enumerate(RISING):
+            self.exchange.script(symbol, "rsi_high", candles=40, pct_per_candle=2.0,
+                                 start=market_clock.now() + 3600 * 2 + i * 3600 * 4)
+        if "exchange-auth" in self.faults:
+            self.exchange.set_fault("exchange-auth")
+
+        self.telegram = TelegramEmulator(tokens=[DEMO_TOKEN])
+        await self.telegram.start()
+        self.telegram.add_chat(DEMO_CHAT, first_name="Demo trader")
+
+        proxy_url = None
+        if "proxy-auth" in self.faults:
+            self.proxy = AuthProxy(user="atp", password="the-right-password")
+            await asyncio.to_thread(self.proxy.start)
+            proxy_url = self.proxy.url_with("atp", "a-wrong-password")
+
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=db_url,
+            instance_name="demo",
+            production=True,
+            exchange_base_url=self.exchange.base_url,
+            exchange_api_key=DEMO_KEY,
+            exchange_api_secret=DEMO_SECRET,
+            exchange_proxy_url=proxy_url,
+            telegram_bot_token=DEMO_TOKEN,
+            telegram_chat_id=str(DEMO_CHAT),
+            telegram_api_base=self.telegram.base_url,
+            monitor_interval_seconds=self.interval,
+            api_port=self.port,
+            api_token=DEMO_API_TOKEN,
+            log_file=str(self.workdir / "atp.log"),
+        )
+        setup_logging(settings.log_level, settings.log_file, console=False)
+        with contextlib.suppress(Exception):
+            pass
+        faults = PlatformFaults(alert_drop="alert-drop" in self.faults)
+        self.platform = build_platform(settings, market_clock=market_clock.now,
+                                       time_scale=self.speed, faults=faults)
+        await self.platform.db.run(self._seed)
+        await self.platform.start()
+        if "telegram-conflict" in self.faults:
+            await self.telegram.set_fault("conflict")
+        if "telegram-outage" in self.faults:
+            await self.telegram.set_fault("outage")
+        if "monitor-stall" in self.faults:
+            self._tasks.append(asyncio.create_task(self._stall_after_warmup()))
+        self.api = ApiServer(self.platform, "127.0.0.1", self.port)
+        await self.api.start()
+
+    def _seed(self) -> None:
+        assert self.platform is not None
+        with UnitOfWork(self.platform.db.sessions, "demo_seed") as uow:
+            # The falling symbols use a preset without the MA200 check, which a steady
+            # decline fails; the rest use the swing preset.
+            repo.add_symbols(uow.session, FALLING, "intraday-aggressive")
+            repo.add_symbols(uow.session, SYMBOLS, PRESET)
+
+    async def _stall_after_warmup(self) -> None:
+        """The monitor stops cycling after two good cycles: what a hung loop looks like."""
+        assert self.platform is not None
+        while self.platform.monitor.ticks < 2:
+            await asyncio.sleep(0.2)
+        self.platform.monitor.stalled = True
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.api is not None:
+            await self.api.stop()
+        if self.platform is not None:
+            await self.platform.stop()
+        if self.telegram is not None:
+            with contextlib.suppress(Exception):
+                await self.telegram.stop()
+        if self.exchange is not None:
+            await self.exchange.stop()
+        if self.proxy is not None:
+            await asyncio.to_thread(self.proxy.stop)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    # ── the terminal view ──────────────────────────────────────────────────────────────
+
+    def view(self) -> Group:
+        p = self.platform
+        assert p is not None and self.telegram is not None
+        header = Text.assemble(
+            ("ATP demo ", "bold"), f"dashboard http://127.0.0.1:{self.port}  ",
+            f"API token {DEMO_API_TOKEN}  ",
+            (f"faults: {', '.join(self.faults) or 'none'}", "yellow" if self.faults else "dim"),
+        )
+        last = p.monitor.last
+        cycle = ("waiting for the first cycle…" if last is None else
+                 f"cycle {last.cycle_id}: {last.symbols} symbols in {last.duration_ms:.0f} ms, "
+                 f"scheduler ticks {p.scheduler_ticks}, monitor ticks {p.monitor.ticks}"
+                 + (" — STALLED" if p.monitor.stalled else ""))
+        table = Table("symbol", "price", "decision", "buy index", "reasons", expand=True)
+        colours = {"BUY": "green", "SELL": "red", "WAIT": "yellow"}
+        for symbol in SYMBOLS:
+            entry = p.monitor.latest.get(symbol)
+            if entry is None or entry[1] is None:
+                why = "" if entry is None or entry[2] is None else (entry[2].error or "")
+                table.add_row(symbol, "-", "unknown", "-", why)
+                continue
+            d = entry[1]
+            price = d.indicators.price
+            table.add_row(symbol, "-" if price is None else f"{price:.6g}",
+                          f"[{colours[d.decision]}]{d.decision}[/]", str(d.buy_index),
+                          (d.reasons[0] if d.reasons else "")[:70])
+        outcomes = self._outcome_counts()
+        messages = self.telegram.received(DEMO_CHAT)
+        alerts = Text(
+            "Alert outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+            + f"   |   delivered to the emulated chat: {len(messages)}"
+        )
+        last_msg = Text("Last message: " + (messages[-1].text.splitlines()[0] if messages
+                                            else "none yet"), style="cyan")
+        return Group(header, Text(cycle), table, alerts, last_msg,
+                     Text("Ctrl-C stops everything.", style="dim"))
+
+    def _outcome_counts(self) -> dict[str, int]:
+        assert self.platform is not None
+        try:
+            with self.platform.db.sessions() as s:
+                rows = s.execute(select(AlertOutcomeRow.outcome, func.count())
+                                 .group_by(AlertOutcomeRow.outcome)).all()
+        except Exception:
+            return {}
+        return {str(o): int(n) for o, n in rows}
+
+
+async def run_demo(port: int, faults: Sequence[str], duration: float | None = None,
+                   live: bool = True, workdir: Path | None = None) -> None:
+    demo = Demo(port=port, faults=list(faults), workdir=workdir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await demo.start()
+        console = Console()
+        if live:
+            with Live(demo.view(), console=console, refresh_per_second=2) as view:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=duration or 1.0)
+                    if duration is not None:
+                        break
+                    view.update(demo.view())
+        else:
+            console.print(f"ATP demo on http://127.0.0.1:{port} (log {demo.workdir}/atp.log)")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=duration)
+    finally:
+        await demo.stop()
+
+
+def describe(faults: Sequence[str]) -> dict[str, Any]:
+    return {"port": 8002, "faults": list(faults), "symbols": list(SYMBOLS)}

@@ -1,0 +1,77 @@
+"""Building and serving the platform: what `atp run` and `atp demo` share.
+
+Both build the same `Platform` from settings with the real adapters (ccxt, python-telegram-
+bot, SQLAlchemy) and serve the API with uvicorn in the same event loop; the demo only points
+the adapters at the built-in emulators and runs the market faster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from atp.config import Settings
+from atp.engine.clock import Clock, SystemClock
+from atp.engine.service import ExchangeMarketData, Platform, PlatformFaults
+from atp.exchange import ExchangeClient
+from atp.exchange.market_data import MarketDataService
+from atp.telegram.sender import TelegramSender
+
+
+def build_platform(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    market_clock: Callable[[], float] | None = None,
+    time_scale: float = 1.0,
+    faults: PlatformFaults | None = None,
+) -> Platform:
+    """The production wiring. `market_clock`/`time_scale` let the demo's accelerated
+    market judge candle closes and price ages in market time."""
+    clock = clock or SystemClock()
+    client_kwargs: dict[str, Any] = {}
+    if market_clock is not None:
+        client_kwargs["clock"] = market_clock
+    client = ExchangeClient(settings, **client_kwargs)
+    service = MarketDataService.from_settings(client, settings, **client_kwargs)
+    service.max_price_age_seconds = 2 * settings.monitor_interval_seconds * time_scale
+    market = ExchangeMarketData(service, clock, time_scale=time_scale)
+    sender = None
+    if settings.telegram_bot_token is not None and settings.alerts_enabled:
+        sender = TelegramSender.from_settings(settings)
+    return Platform(settings, market=market, sender=sender, clock=clock,
+                    exchange_client=client, faults=faults or PlatformFaults())
+
+
+class ApiServer:
+    """uvicorn serving the app inside the running event loop."""
+
+    def __init__(self, platform: Platform, host: str, port: int) -> None:
+        from atp.api.app import create_app
+
+        self.app = create_app(platform)
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(200):
+            if self.server.started or self.task.done():
+                break
+            await asyncio.sleep(0.02)
+        if self.task.done():
+            self.task.result()  # re-raises why it could not start (port in use …)
+            raise RuntimeError("the API server stopped at start")
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self.task, timeout=5)
