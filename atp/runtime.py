@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -47,6 +47,15 @@ def build_platform(
                     exchange_client=client, faults=faults or PlatformFaults())
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the platform owns SIGINT/SIGTERM, so one
+    Ctrl-C stops the monitor, the outbox and the API together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class ApiServer:
     """uvicorn serving the app inside the running event loop."""
 
@@ -56,8 +65,7 @@ class ApiServer:
         self.app = create_app(platform)
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server = _Server(config)
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -1,20 +1,60 @@
-"""The FastAPI application: one router per resource, all reading the same journal."""
+"""The FastAPI application: one router per resource, all reading the same journal.
+
+`create_app(platform)` is served by uvicorn inside the platform's own process and event
+loop (`atp.api.server.serve`). Errors are answered, never leaked as tracebacks: a
+database that is down is a 503 with the reason, a uniqueness race a 409, and anything
+unexpected a 500 that is logged and journaled (the schemathesis test proves none occur).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from atp import __version__
-from atp.api import monitoring
+from atp.api import configuration, journal, market, metrics, monitoring, state
+from atp.engine.service import Platform
+from atp.logging import get_logger
 
-if TYPE_CHECKING:
-    from atp.engine.service import Platform
+log = get_logger("atp.api")
 
 
 def create_app(platform: Platform) -> FastAPI:
-    app = FastAPI(title="ATP", version=__version__, docs_url="/docs")
+    from atp.web import routes as web
+
+    app = FastAPI(
+        title="ATP",
+        version=__version__,
+        docs_url="/docs",
+        description="Automated trading platform: monitoring, journal, configuration. "
+        "Every request that changes state needs `Authorization: Bearer <API_TOKEN>`.",
+    )
     app.state.platform = platform
-    app.include_router(monitoring.router)
+    app.state.integrity = None  # the integrity package plugs a callable in here
+    app.state.metrics = metrics.Metrics(platform)
+    for module in (monitoring, market, journal, state, configuration, metrics):
+        app.include_router(module.router)
+    web.mount(app)
+    _handlers(app)
     return app
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # e.g. two writers adding the same symbol at once: the unique constraint decides
+        return JSONResponse({"detail": f"conflicts with the stored data: {exc.orig}"}, 409)
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable", path=request.url.path, error=str(exc.orig))
+        return JSONResponse({"detail": f"database unavailable: {exc.orig}"}, 503)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected API error", path=request.url.path,
+                  error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}); see the server log"}, 500
+        )

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-if TYPE_CHECKING:
-    from atp.engine.service import Platform
+from atp.engine.service import Platform
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{1,16}_[A-Z0-9]{1,16}$"
 PRESET_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -31,7 +30,7 @@ def get_platform(request: Request) -> Platform:
     return platform
 
 
-PlatformDep = Annotated["Platform", Depends(get_platform)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def require_writer(

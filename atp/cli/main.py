@@ -25,9 +25,10 @@ def _register() -> None:
     """Attach the command groups; each lives in its own module."""
     from atp.cli.db import db_app
     from atp.cli.emulate import emulate_app
+    from atp.cli.exchange import exchange_app
 
     app.add_typer(db_app, name="db")
-    from atp.cli.exchange import exchange_app; app.add_typer(exchange_app, name="exchange")  # noqa: E702, I001
+    app.add_typer(exchange_app, name="exchange")
     app.add_typer(emulate_app, name="emulate")
 
 

@@ -233,6 +233,11 @@ class Platform:
 
     # ── what channels read ─────────────────────────────────────────────────────────────
 
+    @property
+    def running(self) -> bool:
+        """True while the scheduler task is alive (health's `down` verdict reads this)."""
+        return bool(self._tasks) and not self._tasks[0].done()
+
     def last_update_seconds_ago(self) -> float | None:
         last = self.monitor.last
         if last is None:

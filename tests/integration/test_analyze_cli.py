@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from atp.cli.main import app
-
 from tests.reference import (
     atr_series,
     ema_series,

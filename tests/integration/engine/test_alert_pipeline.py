@@ -68,7 +68,8 @@ async def test_after_cooldown_and_move_the_alert_goes_again(make_platform, clock
     assert [o.outcome for o in outcomes(p)] == ["SENT", "SENT"]
 
 
-async def test_disabled_flag_gives_one_blocked_outcome_naming_it(make_platform, clock, migrated_db,
+async def test_disabled_flag_gives_one_blocked_outcome_naming_it(
+    make_platform, clock, migrated_db,
                                                                tg):
     p = make_platform({"AAA_USDT": "down"})
     with migrated_db.session_factory.begin() as s:
@@ -78,7 +79,8 @@ async def test_disabled_flag_gives_one_blocked_outcome_naming_it(make_platform, 
     [o] = outcomes(p)
     assert o.outcome == "BLOCKED" and o.reason == "buy_alert_enabled is off"
     with p.db.sessions() as s:
-        refs = [d.alert_ref for d in s.scalars(select(DecisionRow).order_by(DecisionRow.created_at))]
+        rows = s.scalars(select(DecisionRow).order_by(DecisionRow.created_at))
+        refs = [d.alert_ref for d in rows]
     assert refs == [None, o.decision_id, o.decision_id, o.decision_id]
     assert tg.received(CHAT) == []
 
@@ -136,3 +138,48 @@ async def test_decision_flips_are_counted(make_platform, clock, market):
     market.set("AAA_USDT", "down", price=90)
     await cycle(p, clock)
     assert p.monitor.flips["AAA_USDT"] == 2
+
+
+async def test_second_pollers_409_never_delays_a_send(make_platform, clock, tg):
+    import asyncio
+
+    from atp.engine.lease import DbLease
+    from atp.telegram.poller import TelegramPoller
+    from tests.integration.engine.conftest import TOKEN
+
+    p = make_platform({"AAA_USDT": "down"})
+    lease = DbLease(p.db, "telegram-poller", "test-1", clock)
+    poller = TelegramPoller(TOKEN, core=p.core, lease=lease, allowed_chat_ids=[str(CHAT)],
+                            api_base=tg.base_url, poll_timeout=1, retry_interval=0.05,
+                            max_retry_interval=0.1)
+    await tg.set_fault("conflict")
+    await poller.start()
+    try:
+        for _ in range(200):
+            if poller.conflicts.count >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert poller.conflicts.count >= 1
+        await p.monitor.run_cycle()
+        assert await p.outbox.run_once() == 1  # delivered on the first attempt
+        [o] = outcomes(p)
+        assert o.outcome == "SENT"
+        with p.db.sessions() as s:
+            [row] = s.scalars(select(OutboxRow))
+        assert row.attempts == 1
+    finally:
+        await poller.stop()
+
+
+async def test_db_lease_one_holder_at_a_time(make_platform, clock):
+    from atp.engine.lease import DbLease
+
+    p = make_platform()
+    a = DbLease(p.db, "telegram-poller", "a", clock, ttl_seconds=30)
+    b = DbLease(p.db, "telegram-poller", "b", clock, ttl_seconds=30)
+    assert await a.acquire() and not await b.acquire()
+    assert await a.renew()
+    clock.advance(31)  # a stopped renewing: its lease expired
+    assert await b.acquire() and not await a.renew()
+    await b.release()
+    assert await a.acquire()

@@ -1,0 +1,148 @@
+"""Decisions, alert outcomes, events, throttle state, orders and the audit trail.
+
+All of it read from the journal the engine wrote, filtered and paged; the "Monitoring →
+Telegram Messages" view of the runbook is `/api/alerts/outcomes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from atp.api import queries
+from atp.api.deps import (
+    DECISION_ID_PATTERN,
+    EVENT_TYPES_PATTERN,
+    Limit,
+    Offset,
+    PlatformDep,
+    Since,
+    SymbolFilter,
+    Until,
+    aware,
+    unprocessable,
+)
+from atp.api.schemas import (
+    AlertOutcomeOut,
+    AuditOut,
+    DecisionOut,
+    EventOut,
+    OrderOut,
+    Outcome,
+    ThrottleOut,
+)
+from atp.engine.service import Platform
+from atp.store.models import DECISIONS
+
+router = APIRouter(prefix="/api", tags=["journal"])
+
+DecisionIdFilter = Annotated[str | None, Query(pattern=DECISION_ID_PATTERN)]
+
+
+async def _read(platform: Platform, fn: Callable[..., list[dict[str, Any]]],
+                **kwargs: Any) -> list[dict[str, Any]]:
+    def run() -> list[dict[str, Any]]:
+        with platform.db.sessions() as session:
+            return fn(session, **kwargs)
+
+    return await platform.db.read(run)
+
+
+def _kinds(decision: str | None) -> list[str] | None:
+    if decision is None:
+        return None
+    kinds = [k.strip().upper() for k in decision.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in DECISIONS]
+    if bad or not kinds:
+        raise unprocessable(["query", "decision"],
+                            f"must be a comma-separated list of {', '.join(DECISIONS)}")
+    return kinds
+
+
+@router.get("/decisions", response_model=list[DecisionOut])
+async def decisions(
+    platform: PlatformDep,
+    symbol: SymbolFilter = None,
+    decision: Annotated[str | None, Query(max_length=64, description="e.g. BUY,SELL")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Decisions newest first with flags, indicator values and reasons (failure mode 13:
+    flips are visible because each decision keeps what it was made from)."""
+    return await _read(platform, queries.decisions, symbol=symbol, kinds=_kinds(decision),
+                       since=aware(since, "since"), until=aware(until, "until"),
+                       limit=limit, offset=offset)
+
+
+@router.get("/alerts/outcomes", response_model=list[AlertOutcomeOut])
+async def alert_outcomes(
+    platform: PlatformDep,
+    since: Since = None,
+    outcome: Annotated[Outcome | None, Query()] = None,
+    symbol: SymbolFilter = None,
+    decision_id: DecisionIdFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The Telegram messages view: each BUY/SELL decision's outcome, its reason, the
+    message text and Telegram's message id, newest first."""
+    return await _read(platform, queries.outcomes, since=aware(since, "since"),
+                       outcome=outcome, symbol=symbol, decision_id=decision_id,
+                       limit=limit, offset=offset)
+
+
+@router.get("/events", response_model=list[EventOut])
+async def events(
+    platform: PlatformDep,
+    type: Annotated[str | None, Query(pattern=EVENT_TYPES_PATTERN,
+                                      description="event type(s), comma-separated")] = None,
+    symbol: SymbolFilter = None,
+    decision_id: DecisionIdFilter = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """The event journal, newest first, filtered and paged."""
+    return await _read(platform, queries.events,
+                       types=None if type is None else type.split(","), symbol=symbol,
+                       decision_id=decision_id, since=aware(since, "since"),
+                       until=aware(until, "until"), limit=limit, offset=offset)
+
+
+@router.get("/throttle", response_model=list[ThrottleOut])
+async def throttle(platform: PlatformDep) -> list[dict[str, Any]]:
+    """The last accepted alert per (symbol, preset): the input of every throttle verdict."""
+    return await _read(platform, queries.throttle)
+
+
+@router.get("/orders", response_model=list[OrderOut])
+async def orders(
+    platform: PlatformDep,
+    symbol: SymbolFilter = None,
+    decision_id: DecisionIdFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Order intents and placed orders, newest first (dry runs included, marked)."""
+    return await _read(platform, queries.orders, symbol=symbol, decision_id=decision_id,
+                       limit=limit, offset=offset)
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit(
+    platform: PlatformDep,
+    entity: Annotated[Literal["setting", "preset", "watchlist"] | None, Query()] = None,
+    entity_key: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
+    since: Since = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
+    """Every change to settings, presets and the watchlist: when, who, old → new."""
+    return await _read(platform, queries.audit, entity=entity, entity_key=entity_key,
+                       since=aware(since, "since"), limit=limit, offset=offset)
+

@@ -1,0 +1,359 @@
+"""Request and response shapes of the HTTP API (also what /openapi.json publishes).
+
+Requests forbid unknown fields, so a typo is a 422 naming the field instead of a change
+that silently did nothing. Responses are the contract `atp check` and the dashboard read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+
+from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN
+
+Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
+HealthStatus = Literal["ok", "degraded", "down"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# ── monitoring ─────────────────────────────────────────────────────────────────────────
+
+
+class Health(BaseModel):
+    status: HealthStatus
+    reason: str
+    instance: str
+    scheduler_ticks: int
+    signal_monitor_ticks: int
+    last_update_seconds_ago: float | None
+
+
+class Summary(BaseModel):
+    instance: str
+    started_at: datetime | None
+    scheduler_ticks: int
+    signal_monitor_ticks: int
+    last_update_seconds_ago: float | None
+    last_cycle_id: int | None
+    last_cycle_duration_ms: float | None
+    last_cycle_symbols: int | None
+    last_cycle_processed: int | None
+    last_cycle_skipped: int | None
+    missed_cycles: int
+    cycle_errors: int
+    decision_counts: dict[str, int]
+    alert_outcome_counts: dict[str, int]
+    outbox_pending: int
+    decision_flips: dict[str, int]
+
+
+class Cycle(BaseModel):
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    symbols: int
+    processed: int
+    skipped: int
+    lag_ms: float | None
+    instance: str
+
+
+# ── the journal and what it explains ───────────────────────────────────────────────────
+
+
+class DecisionOut(BaseModel):
+    id: str
+    cycle_id: int | None
+    symbol: str
+    preset: str
+    decision: str
+    buy_index: int
+    price: float | None
+    flags: dict[str, bool | None]
+    indicators: dict[str, float | None]
+    reasons: list[str]
+    alert_ref: str | None
+    created_at: datetime
+
+
+class AlertOutcomeOut(BaseModel):
+    decision_id: str
+    symbol: str
+    side: str
+    preset: str
+    outcome: str
+    reason: str | None
+    price: float | None
+    message_id: int | None
+    error: str | None
+    origin: str
+    created_at: datetime
+    updated_at: datetime
+    message: str | None = Field(None, description="the alert text from the outbox, if any")
+    delivery_status: str | None = Field(None, description="outbox status: pending/sent/failed")
+    attempts: int | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    at: datetime
+    type: str
+    severity: str
+    symbol: str | None
+    decision_id: str | None
+    instance: str
+    message: str
+    payload: dict[str, Any]
+
+
+class ThrottleOut(BaseModel):
+    symbol: str
+    preset: str
+    side: str
+    alerted_at: datetime
+    price: float
+    decision_id: str
+
+
+class OrderOut(BaseModel):
+    id: int
+    client_order_id: str
+    decision_id: str | None
+    symbol: str
+    side: str
+    order_type: str
+    notional: float | None
+    quantity: float | None
+    price: float | None
+    trigger_price: float | None
+    status: str
+    dry_run: bool
+    exchange_order_id: str | None
+    parent_client_order_id: str | None
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    author: str
+    entity: str
+    entity_key: str
+    field: str
+    old_value: Any
+    new_value: Any
+
+
+# ── market ─────────────────────────────────────────────────────────────────────────────
+
+
+class CoinOut(BaseModel):
+    """One watchlist symbol with what the engine returned for it in the last cycle."""
+
+    symbol: str
+    enabled: bool
+    preset: str
+    alert_enabled: bool
+    buy_alert_enabled: bool
+    sell_alert_enabled: bool
+    trade_enabled: bool
+    decision_id: str | None
+    decision: str | None
+    buy_index: int | None
+    flags: dict[str, bool | None]
+    indicators: dict[str, float | None]
+    reasons: list[str]
+    price: float | None
+    price_age_seconds: float | None
+    error: str | None = Field(None, description="why the symbol is unknown this cycle")
+
+
+class CandleOut(BaseModel):
+    t: int = Field(description="open time, ms since the epoch (UTC)")
+    o: float
+    h: float
+    l: float  # noqa: E741 - the conventional OHLC key
+    c: float
+    v: float
+
+
+class CandlesOut(BaseModel):
+    symbol: str
+    decision_id: str
+    decision: str | None
+    candles: list[CandleOut]
+    overlays: dict[str, list[float | None]]
+
+
+# ── adapters' state ────────────────────────────────────────────────────────────────────
+
+
+class Conflicts(BaseModel):
+    count: int
+    last_at: datetime | None
+    last_description: str | None
+
+
+class TelegramState(BaseModel):
+    token_configured: bool
+    chat_configured: bool
+    production: bool
+    alerts_enabled: bool
+    lease_holder: str | None
+    lease_expires_at: datetime | None
+    polling: bool
+    holding_lease: bool
+    conflicts: Conflicts
+    last_send_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    sent: int
+    failed: int
+    retries: int
+    outbox_pending: int
+    oldest_pending_age_seconds: float | None
+
+
+class ExchangeFailureOut(BaseModel):
+    category: str
+    kind: str
+    diagnosis: str
+    fix: str
+    at: datetime | None
+
+
+class ExchangeState(BaseModel):
+    credentials_configured: bool
+    proxy_in_use: bool
+    last_private_ok_at: datetime | None
+    last_failure: ExchangeFailureOut | None
+
+
+# ── configuration ──────────────────────────────────────────────────────────────────────
+
+
+class WatchlistOut(BaseModel):
+    symbol: str
+    exchange: str
+    enabled: bool
+    alert_enabled: bool
+    buy_alert_enabled: bool
+    sell_alert_enabled: bool
+    preset: str
+    overrides: dict[str, Any]
+    trade_enabled: bool
+    trade_amount_usd: float
+    buy_target: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WatchlistCreate(_Request):
+    symbol: str = Field(pattern=SYMBOL_PATTERN, description="instrument, e.g. BTC_USDT")
+    preset: str = Field("swing-conservative", pattern=PRESET_PATTERN)
+    enabled: StrictBool = True
+    alert_enabled: StrictBool = True
+    buy_alert_enabled: StrictBool = True
+    sell_alert_enabled: StrictBool = True
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    trade_enabled: StrictBool = False
+    trade_amount_usd: float = Field(0.0, ge=0, le=1e9)
+    buy_target: float | None = Field(None, gt=0, le=1e12)
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class WatchlistPatch(_Request):
+    """Only the fields sent change; `buy_target: null` clears the target."""
+
+    enabled: StrictBool | None = None
+    alert_enabled: StrictBool | None = None
+    buy_alert_enabled: StrictBool | None = None
+    sell_alert_enabled: StrictBool | None = None
+    preset: str | None = Field(None, pattern=PRESET_PATTERN)
+    overrides: dict[str, Any] | None = None
+    trade_enabled: StrictBool | None = None
+    trade_amount_usd: float | None = Field(None, ge=0, le=1e9)
+    buy_target: float | None = Field(None, gt=0, le=1e12)
+
+    @model_validator(mode="after")
+    def _no_null_except_buy_target(self) -> WatchlistPatch:
+        for name in self.model_fields_set - {"buy_target"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} must not be null (leave it out to keep it)")
+        return self
+
+
+class PresetOut(BaseModel):
+    name: str
+    rsi_buy_below: float
+    rsi_sell_above: float
+    check_ema10: bool
+    check_ma50: bool
+    check_ma200: bool
+    risk: str
+    ema10_tolerance_pct: float
+    min_volume_ratio: float
+    cooldown_minutes: float
+    min_price_change_pct: float
+    sl_pct: float
+    tp_pct: float
+    sl_atr_mult: float
+    tp_atr_mult: float
+    updated_at: datetime
+    updated_by: str
+
+
+class PresetPatch(_Request):
+    """Fields of a preset to change; validated by the domain's one preset validator."""
+
+    rsi_buy_below: float | None = Field(None, ge=0, le=100)
+    rsi_sell_above: float | None = Field(None, ge=0, le=100)
+    check_ema10: StrictBool | None = None
+    check_ma50: StrictBool | None = None
+    check_ma200: StrictBool | None = None
+    risk: Literal["conservative", "aggressive"] | None = None
+    ema10_tolerance_pct: float | None = None
+    min_volume_ratio: float | None = None
+    cooldown_minutes: float | None = None
+    min_price_change_pct: float | None = None
+    sl_pct: float | None = None
+    tp_pct: float | None = None
+    sl_atr_mult: float | None = None
+    tp_atr_mult: float | None = None
+
+    @model_validator(mode="after")
+    def _no_null(self) -> PresetPatch:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} must not be null (leave it out to keep it)")
+        return self
+
+
+class SettingOut(BaseModel):
+    key: str
+    value: Any
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class SettingsOut(BaseModel):
+    live_trading: bool
+    stored: list[SettingOut]
+    runtime: dict[str, Any] = Field(description="read-only settings from the environment")
+
+
+class LiveTrading(_Request):
+    enabled: StrictBool

@@ -1,0 +1,107 @@
+"""Runbook step d, as a reconciliation: every BUY/SELL decision joined to its outcome.
+
+A decision with no outcome is what a crash between decision and alert leaves behind
+(failure mode 1); it is named with symbol, time and decision id. Decisions inside a
+blocked run point at the BLOCKED outcome that covers them (`alert_ref`), business-rules §5.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from atp.integrity.checks._common import hhmmss, limit_list, plural
+from atp.integrity.context import PENDING_LIMIT_S, CheckContext
+from atp.integrity.report import CheckResult, Status
+from atp.integrity.sources.http import parse_time
+
+ID = "alert_emissions"
+TITLE = "Alert emissions (decision → outcome)"
+IN_FLIGHT_S = 15.0  # a decision this young may be between its insert and its outcome
+
+
+def _name(d: dict[str, Any]) -> str:
+    return (f"{d.get('symbol')} {d.get('decision')} at {hhmmss(parse_time(d.get('created_at')))}"
+            f" (decision {d.get('id')})")
+
+
+async def run(ctx: CheckContext) -> CheckResult:
+    decisions = await ctx.api.get_all("/api/decisions", decision="BUY,SELL",
+                                      since=ctx.since_iso())
+    # Outcomes are read after decisions: an outcome is never older than its decision.
+    outcomes = await ctx.api.get_all("/api/alerts/outcomes", since=ctx.since_iso())
+    by_decision = {str(o.get("decision_id")): o for o in outcomes}
+
+    missing: list[dict[str, Any]] = []
+    covered = in_flight = 0
+    tally: Counter[str] = Counter()
+    pending_old: list[tuple[dict[str, Any], float]] = []
+    failed: list[dict[str, Any]] = []
+    for d in decisions:
+        outcome = by_decision.get(str(d.get("id")))
+        if outcome is None:
+            if d.get("alert_ref"):
+                covered += 1
+                tally["BLOCKED (covered)"] += 1
+                continue
+            at = parse_time(d.get("created_at"))
+            if at is not None and (ctx.now - at).total_seconds() < IN_FLIGHT_S:
+                in_flight += 1
+                continue
+            missing.append(d)
+            continue
+        kind = str(outcome.get("outcome"))
+        tally[kind] += 1
+        if kind == "PENDING":
+            at = parse_time(outcome.get("created_at"))
+            age = 0.0 if at is None else (ctx.now - at).total_seconds()
+            if age > PENDING_LIMIT_S:
+                pending_old.append((outcome, age))
+        elif kind == "FAILED":
+            failed.append(outcome)
+
+    breakdown = ", ".join(f"{k.lower()} {n}" for k, n in sorted(tally.items())) or "none"
+    details = [f"{plural(len(decisions), 'BUY/SELL decision')} in the window; outcomes: "
+               f"{breakdown}" + (f"; {in_flight} in flight" if in_flight else "")]
+    data: dict[str, Any] = {
+        "decisions": len(decisions), "outcomes": dict(tally), "in_flight": in_flight,
+        "missing": [{"decision_id": d.get("id"), "symbol": d.get("symbol"),
+                     "side": d.get("decision"), "created_at": d.get("created_at")}
+                    for d in missing],
+        "pending_over_limit": [{"decision_id": o.get("decision_id"), "symbol": o.get("symbol"),
+                                "age_s": round(a)} for o, a in pending_old],
+        "failed": [{"decision_id": o.get("decision_id"), "symbol": o.get("symbol"),
+                    "error": o.get("error")} for o in failed],
+    }
+    if missing:
+        details += limit_list(["no outcome: " + _name(d) for d in missing])
+        return CheckResult(
+            ID, Status.CRITICAL,
+            f"{plural(len(missing), 'BUY/SELL decision')} without an alert outcome: "
+            + "; ".join(_name(d) for d in missing[:3]) + ("; …" if len(missing) > 3 else ""),
+            details,
+            "the alert pipeline dropped these decisions (crash between decision and alert?): "
+            "read atp logs --since 15m around their times and restart the backend",
+            data)
+    if failed:
+        details += limit_list([f"FAILED: {o.get('symbol')} {o.get('side')} (decision "
+                               f"{o.get('decision_id')}): {o.get('error')}" for o in failed])
+        return CheckResult(ID, Status.CRITICAL, f"{plural(len(failed), 'alert')} FAILED: "
+                           + str(failed[0].get("error")), details,
+                           "a permanent Telegram error (bot blocked, chat not found): fix "
+                           "TELEGRAM_CHAT_ID / unblock the bot; see the telegram check", data)
+    if pending_old:
+        oldest = max(a for _, a in pending_old)
+        details += limit_list([f"PENDING {a:.0f} s: {o.get('symbol')} {o.get('side')} "
+                               f"(decision {o.get('decision_id')})" for o, a in pending_old])
+        return CheckResult(ID, Status.WARNING,
+                           f"{plural(len(pending_old), 'alert')} PENDING for more than "
+                           f"{PENDING_LIMIT_S:.0f} s (oldest {oldest:.0f} s): accepted, "
+                           "not delivered yet", details,
+                           "delivery is being retried: see the telegram check for why the "
+                           "Bot API is not accepting messages", data)
+    if not decisions:
+        return CheckResult(ID, Status.OK, "no BUY/SELL decision in the window (nothing to "
+                           "emit)", details, None, data)
+    return CheckResult(ID, Status.OK, f"every BUY/SELL decision ({len(decisions)}) has its "
+                       f"outcome: {breakdown}", details, None, data)
