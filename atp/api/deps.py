@@ -80,7 +80,7 @@ def aware(value: datetime | None, field: str) -> datetime | None:
 def unprocessable(loc: list[str | int], msg: str, kind: str = "value_error") -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors, so clients parse one format."""
     detail: list[dict[str, Any]] = [{"loc": loc, "msg": msg, "type": kind}]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail)
+    return HTTPException(422, detail)
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]

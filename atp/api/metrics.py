@@ -67,7 +67,7 @@ class _PlatformCollector(Collector):
         errors = CounterMetricFamily("atp_exchange_errors",
                                      "Exchange failures recorded since start, by class",
                                      labels=["category"])
-        for category, n in sorted(snap.get("exchange_errors", {}).items()):
+        for category, n in sorted(p.exchange_failures.items()):
             errors.add_metric([category], n)
         yield errors
         stats = p.outbox.stats
@@ -114,14 +114,12 @@ class Metrics:
         now = p.clock.now()
         with p.db.sessions() as session:
             counts = queries.summary_counts(session, p.started_at)
-            exchange = queries.exchange_error_counts(session, p.started_at)
         oldest = counts["oldest_pending"]
         return {
             "decisions": counts["decisions"],
             "outcomes": counts["outcomes"],
             "outbox_pending": counts["outbox_pending"],
             "oldest_age": 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
-            "exchange_errors": exchange,
         }
 
     async def render(self) -> bytes:

@@ -96,12 +96,12 @@ def outcomes(
     messages: dict[str, OutboxRow] = {}
     if ids:
         outbox = select(OutboxRow).where(OutboxRow.decision_id.in_(ids), OutboxRow.kind == "alert")
-        for m in session.scalars(outbox.order_by(OutboxRow.id)):
-            messages.setdefault(m.decision_id or "", m)
+        for row in session.scalars(outbox.order_by(OutboxRow.id)):
+            messages.setdefault(row.decision_id or "", row)
     out = []
     for r in rows:
         item = _columns(r, OUTCOME_FIELDS)
-        m = messages.get(r.decision_id)
+        m: OutboxRow | None = messages.get(r.decision_id)
         item.update(message=m.text if m else None, delivery_status=m.status if m else None,
                     attempts=m.attempts if m else None)
         out.append(item)
@@ -173,16 +173,6 @@ def summary_counts(session: Session, since: datetime | None) -> dict[str, Any]:
         "outbox_pending": pending,
         "oldest_pending": oldest,
     }
-
-
-def exchange_error_counts(session: Session, since: datetime | None) -> dict[str, int]:
-    """Exchange failures recorded in the journal (`exchange_<category>` events)."""
-    query = (select(EventRow.type, func.count())
-             .where(EventRow.type.like("exchange\\_%", escape="\\"))
-             .group_by(EventRow.type))
-    if since is not None:
-        query = query.where(EventRow.at >= since)
-    return {str(t).removeprefix("exchange_"): int(n) for t, n in session.execute(query)}
 
 
 def last_exchange_failure_at(session: Session) -> datetime | None:

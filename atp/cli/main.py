@@ -30,6 +30,8 @@ def _register() -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(emulate_app, name="emulate")
+    from atp.cli.check import check; app.command("check")(check)  # noqa: E702, I001
+    from atp.cli.logs import logs; app.command("logs")(logs)  # noqa: E702, I001
 
 
 _register()

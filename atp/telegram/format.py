@@ -8,7 +8,7 @@ into a 400 "can't parse entities" — a permanent failure for a cosmetic reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 MAX_MESSAGE = 4096  # Telegram's limit for one message's text
 _SIDE_MARK = {"BUY": "🟢", "SELL": "🔴"}
@@ -24,9 +24,12 @@ def format_price(price: Decimal | float | int | str | None) -> str:
         return str(price)
     if not value.is_finite():
         return "unknown"
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
-    text = f"{value:.4f}" if abs(value) >= 1 else f"{value:.8f}"
+    # A local context: ccxt changes the process-wide decimal rounding when it loads.
+    with localcontext() as ctx:
+        ctx.rounding = ROUND_HALF_EVEN
+        if abs(value) >= 1000:
+            return f"{value:,.2f}"
+        text = f"{value:.4f}" if abs(value) >= 1 else f"{value:.8f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

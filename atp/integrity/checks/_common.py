@@ -11,7 +11,11 @@ def hhmmss(at: datetime | None) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    if n == 1:
+        return f"{n} {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{n} {word[:-1]}ies"
+    return f"{n} {word}s"
 
 
 def limit_list(items: list[str], n: int = 20) -> list[str]:

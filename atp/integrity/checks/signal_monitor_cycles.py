@@ -6,6 +6,7 @@ times and a stall is measured from the last finished cycle to now.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from datetime import datetime
@@ -45,7 +46,7 @@ async def run(ctx: CheckContext) -> CheckResult:
         key=lambda c: parse_time(c["started_at"]) or ctx.now,
     )
     starts: list[datetime] = [t for c in done if (t := parse_time(c["started_at"]))]
-    intervals = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    intervals = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     gaps = [(a, b, s) for a, b, s in zip(starts, starts[1:], intervals, strict=False)
             if s > STALE_AFTER_S]
     typical = statistics.median(intervals) if intervals else None

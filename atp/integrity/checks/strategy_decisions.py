@@ -6,6 +6,7 @@ at least 90 s), so a slow production interval is not mistaken for staleness.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -38,10 +39,10 @@ async def run(ctx: CheckContext) -> CheckResult:
     for symbol, rows in by_symbol.items():
         rows.sort()
         newest[symbol] = rows[-1][0]
-        flips[symbol] = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a[1] != b[1])
+        flips[symbol] = sum(1 for a, b in itertools.pairwise(rows) if a[1] != b[1])
 
     cycle_times = sorted({at for rows in by_symbol.values() for at, _ in rows})
-    gaps = [(b - a).total_seconds() for a, b in zip(cycle_times, cycle_times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(cycle_times)]
     fresh_s = max(MIN_FRESH_S, 2 * statistics.median(gaps)) if gaps else MIN_FRESH_S
     stale = {s: (ctx.now - newest[s]).total_seconds() if s in newest else None
              for s in enabled

@@ -8,6 +8,7 @@ with an operator-readable reason, so the checks that need it go `unknown`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -89,10 +90,8 @@ class ApiSource:
 
     def _note_date(self, response: httpx.Response) -> None:
         if self.server_date is None and "date" in response.headers:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(response.headers["date"])
-            except (TypeError, ValueError):
-                pass
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -1,0 +1,103 @@
+"""`atp check`: the runtime integrity check (product.md §4), local or over SSH."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import typer
+
+from atp.cli.common import fail
+from atp.integrity.checks import CHECK_IDS
+from atp.integrity.report import CheckResult, Report, Status, parse_duration
+from atp.integrity.runner import evaluate
+from atp.integrity.sources import SourceUnavailable
+from atp.integrity.sources.http import DEFAULT_URL
+from atp.integrity.target import TargetSpec, open_target
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    nagios = "nagios"
+
+
+def local_log_file() -> str | None:
+    """LOG_FILE from the environment or `.env`, without failing on unrelated settings."""
+    try:
+        from atp.config import load_settings
+
+        return load_settings().log_file
+    except Exception:
+        return os.environ.get("LOG_FILE") or None
+
+
+def local_token() -> str | None:
+    try:
+        from atp.config import load_settings
+
+        token = load_settings().api_token
+        return token.get_secret_value() if token else None
+    except Exception:
+        return None
+
+
+async def run_check(spec: TargetSpec, only: list[str] | None = None) -> Report:
+    """Evaluate a target; an unreachable SSH host makes every check `unknown`."""
+    try:
+        async with open_target(spec) as ctx:
+            return await evaluate(ctx, only)
+    except SourceUnavailable as exc:
+        ids = [i for i in CHECK_IDS if not only or i in only]
+        return Report([CheckResult(i, Status.UNKNOWN, f"could not reach the target: "
+                                   f"{exc.reason}", remediation="check that `ssh HOST true` "
+                                   "works without a prompt (keys, ~/.ssh/config alias)")
+                       for i in ids], target=spec.describe(),
+                      window_seconds=spec.window.total_seconds(), generated_at=datetime.now(UTC))
+
+
+def check(
+    url: str = typer.Option(DEFAULT_URL, "--url", help="The backend's base URL (on the SSH "
+                            "host when --ssh is given)."),
+    ssh: str | None = typer.Option(None, "--ssh", help="Check a remote host through the system "
+                                   "ssh client (~/.ssh/config aliases work)."),
+    compose_project: str | None = typer.Option(
+        None, "--compose-project", help="Docker Compose project of the platform (default: the "
+        "one with a `backend` service, if any)."),
+    window: str = typer.Option("15m", "--window", help="How far back to reconcile: 90s, 15m, "
+                               "2h."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, json or nagios."),
+    log_file: str | None = typer.Option(None, "--log-file", help="The backend's structured "
+                                        "log (default LOG_FILE locally; remote path with "
+                                        "--ssh; else docker logs of the backend)."),
+    docker_host: str | None = typer.Option(None, "--docker-host", help="Docker Engine URL "
+                                           "(with --ssh: the remote socket path)."),
+    ssh_option: list[str] = typer.Option([], "--ssh-option", help="Extra ssh arguments, e.g. "
+                                         "'-F ./ssh_config' (repeatable)."),
+    only: list[str] = typer.Option([], "--check", help="Run only this check id "
+                                   "(repeatable)."),
+) -> None:
+    """Prove the chain signals → monitor → alerts → Telegram → exchange → containers works,
+    or name where it breaks, with the fix. Exit code 0 ok, 1 warning, 2 critical, 3 unknown.
+    """
+    from atp.integrity.render import RENDERERS
+
+    try:
+        span = parse_duration(window)
+    except ValueError as exc:
+        fail(f"--window: {exc}", 3)
+    unknown = [c for c in only if c not in CHECK_IDS]
+    if unknown:
+        fail(f"--check: unknown id {', '.join(unknown)} (known: {', '.join(CHECK_IDS)})", 3)
+    spec = TargetSpec(
+        url=url, ssh=ssh, ssh_args=[a for o in ssh_option for a in shlex.split(o)],
+        compose_project=compose_project, window=span,
+        log_file=log_file or (None if ssh else local_log_file()), docker_host=docker_host,
+        token=None if ssh else local_token(),
+    )
+    report = asyncio.run(run_check(spec, only or None))
+    typer.echo(RENDERERS[fmt.value](report))
+    raise typer.Exit(report.exit_code)

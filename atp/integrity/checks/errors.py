@@ -1,0 +1,80 @@
+"""Runbook step f: errors and tracebacks by class from the structured log.
+
+Expected transient errors (exchange timeouts, network blips the adapters retry) are
+counted, not failed; errors another check already names (exchange auth, Telegram,
+failed alerts) are counted under that check, so one fault fails one check. Without a
+readable log the check falls back to the journal's error events, and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from atp.integrity.checks._common import limit_list, plural
+from atp.integrity.context import CheckContext
+from atp.integrity.report import CheckResult, Status
+from atp.integrity.sources.logs import ErrorScan, scan_errors
+
+ID = "errors"
+TITLE = "Recent errors / exceptions"
+_ATTRIBUTE = {"exchange_auth": "exchange_auth", "exchange_proxy": "exchange_auth",
+              "alert_failed": "alert_emissions"}
+_FIX = ("read the tracebacks (atp logs --since 15m | grep -B2 -A20 Traceback), fix the "
+        "cause, restart the backend")
+
+
+async def _from_journal(ctx: CheckContext) -> ErrorScan:
+    events = await ctx.api.get_all("/api/events", since=ctx.since_iso())
+    scan = ErrorScan(lines=len(events))
+    for e in events:
+        if e.get("severity") not in ("error", "critical"):
+            continue
+        kind = str(e.get("type"))
+        key = _ATTRIBUTE.get(kind) or ("telegram" if kind.startswith("telegram_") else None)
+        if key:
+            scan.attributed[key] += 1
+        elif kind.startswith("exchange_"):
+            scan.expected[kind] += 1
+        else:
+            scan.unexpected[kind] += 1
+            scan.examples.setdefault(kind, str(e.get("message") or "")[:200])
+    return scan
+
+
+async def run(ctx: CheckContext) -> CheckResult:
+    if ctx.logs is not None:
+        source = ctx.logs.name
+        logs = ctx.logs
+        scan = await asyncio.to_thread(lambda: scan_errors(logs.blocks(ctx.since), ctx.since))
+        origin = f"{plural(scan.lines, 'log line')} read from {source}"
+    else:
+        scan = await _from_journal(ctx)
+        origin = (f"no log file given (LOG_FILE / --log-file): counted from "
+                  f"{plural(scan.lines, 'journal event')} instead")
+    details = [origin]
+    if scan.expected:
+        details.append("expected, transient (counted, not failed): " + _fmt(scan.expected))
+    if scan.attributed:
+        details.append("named by other checks: " + _fmt(scan.attributed))
+    data = {"unexpected": dict(scan.unexpected), "expected": dict(scan.expected),
+            "attributed": dict(scan.attributed), "tracebacks": scan.tracebacks,
+            "lines": scan.lines, "source": "log" if ctx.logs is not None else "journal"}
+    total = sum(scan.unexpected.values())
+    if total:
+        details += limit_list([f"{key} ×{n}: {scan.examples.get(key, '')}"
+                               for key, n in scan.unexpected.most_common()])
+        return CheckResult(ID, Status.CRITICAL, f"{plural(total, 'unexpected error')} in the "
+                           f"window ({scan.tracebacks} tracebacks): " + _fmt(scan.unexpected),
+                           details, _FIX, data)
+    quiet = sum(scan.expected.values()) + sum(scan.attributed.values())
+    return CheckResult(ID, Status.OK, "no unexpected errors or tracebacks"
+                       + (f" ({quiet} expected/attributed counted)" if quiet else ""),
+                       details, None, data)
+
+
+def _fmt(counter: Counter[str], n: int = 5) -> str:
+    parts = [f"{k} ×{v}" for k, v in counter.most_common(n)]
+    if len(counter) > n:
+        parts.append(f"+{len(counter) - n} more")
+    return ", ".join(parts)

@@ -1,0 +1,324 @@
+"""The backend's structured log as a check source: a local file, a command's output
+(`ssh HOST cat FILE`, `docker logs`), read as byte blocks.
+
+The log is JSON lines (structlog, `atp.logging`): `event` carries the runbook's marker
+text, `level`, `timestamp` and `exception` are fields. Scans work on raw byte blocks and
+parse only the lines a literal search selects, which keeps a 1,000,000-line scan within a
+small factor of `grep -c` (bench/check_speed.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from atp.integrity.sources import SourceUnavailable
+
+BLOCK = 8 << 20
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "critical": 50,
+          "exception": 40}
+
+
+class LogSource(Protocol):
+    name: str
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        """The log as byte blocks that end at line ends; may start at `since` (best effort)."""
+        ...
+
+
+def _ts(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_TS_BYTES = re.compile(rb'"timestamp": ?"([^"]+)"')
+
+
+def _line_time(line: bytes) -> datetime | None:
+    match = _TS_BYTES.search(line)
+    return _ts(match.group(1).decode("ascii", "replace")) if match else None
+
+
+class FileLog:
+    """A local log file. With `since`, a binary search on line timestamps skips the past
+    (structlog writes in time order), so a 15-minute window never reads a week of log."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = f"log file {self.path}"
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise SourceUnavailable("log", f"{self.path}: {exc.strerror or exc}") from None
+        with handle:
+            if since is not None:
+                handle.seek(self._offset_of(handle, since))
+            rest = b""
+            while block := handle.read(BLOCK):
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = block
+                    continue
+                rest = block[cut:]
+                yield block[:cut]
+            if rest:
+                yield rest + b"\n"
+
+    @staticmethod
+    def _offset_of(handle: Any, since: datetime) -> int:
+        """Offset of a line start at or before the first line with timestamp >= since."""
+        size = os.fstat(handle.fileno()).st_size
+        lo, hi = 0, size
+        while hi - lo > 64 * 1024:
+            mid = (lo + hi) // 2
+            handle.seek(mid)
+            handle.readline()  # to the next line start
+            at = None
+            for _ in range(50):  # skip non-JSON lines (tracebacks printed raw)
+                line = handle.readline()
+                if not line:
+                    break
+                at = _line_time(line)
+                if at is not None:
+                    break
+            if at is None or at >= since:
+                hi = mid
+            else:
+                lo = mid
+        if lo == 0:
+            return 0
+        handle.seek(lo)
+        handle.readline()
+        return int(handle.tell())
+
+
+class CommandLog:
+    """A command whose stdout is the log: `ssh HOST cat FILE`, `docker logs NAME`."""
+
+    def __init__(self, argv: list[str], name: str) -> None:
+        self.argv, self.name = argv, name
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        try:
+            proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise SourceUnavailable("log", f"{self.argv[0]}: {exc.strerror or exc}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        rest = b""
+        try:
+            while block := proc.stdout.read1(BLOCK):  # type: ignore[attr-defined]
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                rest = block[cut:]
+                if cut:
+                    yield block[:cut]
+            if rest:
+                yield rest + b"\n"
+        finally:
+            proc.stdout.close()
+            err = proc.stderr.read().decode("utf-8", "replace").strip()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0:
+            raise SourceUnavailable("log", f"{self.name}: exit {code}: {err[-300:]}")
+
+
+class BytesLog:
+    """An in-memory log (tests, and Docker SDK output already fetched)."""
+
+    def __init__(self, data: bytes, name: str = "log") -> None:
+        self.data, self.name = data, name
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        yield self.data if self.data.endswith(b"\n") or not self.data else self.data + b"\n"
+
+
+# ── records ──────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(slots=True)
+class LogRecord:
+    timestamp: datetime | None
+    level: str
+    event: str
+    marker: str | None
+    fields: dict[str, Any]
+    exception: str | None
+    raw: str
+
+    @property
+    def is_json(self) -> bool:
+        return bool(self.fields) or self.raw.startswith("{")
+
+
+_MARKER = re.compile(r"^\[([A-Z_]+)\]")
+_SKIP = {"event", "level", "timestamp", "logger", "marker", "exception"}
+
+
+def parse_line(line: str) -> LogRecord:
+    """One log line as a record; non-JSON lines (raw tracebacks, uvicorn) keep their text."""
+    text = line.rstrip("\n")
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            event = str(obj.get("event", ""))
+            marker = obj.get("marker")
+            if marker is None and (m := _MARKER.match(event)):
+                marker = m.group(1)
+            return LogRecord(_ts(obj.get("timestamp")), str(obj.get("level", "info")).lower(),
+                             event, marker, obj, obj.get("exception"), text)
+    level = "error" if ("ERROR" in text or "Traceback" in text) else "info"
+    m = _MARKER.match(text)
+    return LogRecord(None, level, text, m.group(1) if m else None, {}, None, text)
+
+
+def iter_records(blocks: Iterable[bytes]) -> Iterator[LogRecord]:
+    for block in blocks:
+        for line in block.decode("utf-8", "replace").splitlines():
+            if line:
+                yield parse_line(line)
+
+
+def format_record(record: LogRecord, show_logger: bool = True) -> str:
+    """Human-readable: `2026-01-01 12:00:00Z INFO  atp.monitor  [DEBUG_...] k=v | ...`."""
+    if not record.is_json:
+        return record.raw
+    at = record.timestamp.strftime("%Y-%m-%d %H:%M:%SZ") if record.timestamp else "-"
+    logger = f"{record.fields.get('logger', '')}  " if show_logger else ""
+    extra = {k: v for k, v in record.fields.items() if k not in _SKIP}
+    tail = ""
+    if extra and not record.marker:  # marker lines already carry their fields in the text
+        tail = "  " + " ".join(f"{k}={v}" for k, v in extra.items())
+    out = f"{at} {record.level.upper():<7} {logger}{record.event}{tail}"
+    if record.exception:
+        out += "\n" + "\n".join("    " + ln for ln in str(record.exception).splitlines())
+    return out
+
+
+# ── the errors scan (runbook step f) ─────────────────────────────────────────────────────
+
+_CANDIDATES = (b'"level": "error"', b'"level": "critical"', b'"exception": ', b"Traceback",
+               b"ERROR", b"Exception")
+EXPECTED = re.compile(
+    r"timeout|timed out|TimeoutError|RequestTimeout|NetworkError|exchange unreachable|"
+    r"ConnectionReset|ServerDisconnected|temporarily unavailable|DDoSProtection", re.I)
+_CLASS = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure))\b")
+_CLASS_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure))\b",
+                         re.M)
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass
+class ErrorScan:
+    """Errors by class: unexpected ones fail the check; expected (transient) ones and
+    those another check names (auth, Telegram, failed alerts) are counted."""
+
+    lines: int = 0
+    unexpected: Counter[str] = field(default_factory=Counter)
+    expected: Counter[str] = field(default_factory=Counter)
+    attributed: Counter[str] = field(default_factory=Counter)  # check id → count
+    tracebacks: int = 0
+    examples: dict[str, str] = field(default_factory=dict)
+    last_at: dict[str, str] = field(default_factory=dict)
+
+
+def classify(record: LogRecord) -> tuple[str, str]:
+    """(kind, key): kind is `unexpected` | `expected` | `attributed`; key a class name or
+    check id. The class comes from the traceback's last line, else from `error=`."""
+    event = record.event
+    if record.marker == "CRYPTO_AUTH_DIAG" or event.startswith("[CRYPTO_AUTH_DIAG]"):
+        return "attributed", "exchange_auth"
+    if record.marker == "TG" or event.startswith("[TG]"):
+        return "attributed", "telegram"
+    if record.marker == "ALERT_EMIT_FINAL":
+        return "attributed", "alert_emissions"
+    key = None
+    if record.exception:
+        lines = [ln for ln in str(record.exception).splitlines() if ln.strip()]
+        if lines and (m := _CLASS.match(lines[-1].strip())):
+            key = m.group(1)
+    error = record.fields.get("error")
+    if key is None and isinstance(error, str) and (m := _CLASS.match(error)):
+        key = m.group(1)
+    if key is None:
+        key = _DIGITS.sub("N", event.split(":")[0])[:80] or "error"
+    blob = " ".join(str(x) for x in (key, event, error or "", record.exception or ""))
+    return ("expected" if EXPECTED.search(blob) else "unexpected"), key
+
+
+def scan_errors(blocks: Iterable[bytes], since: datetime | None = None) -> ErrorScan:
+    result = ErrorScan()
+    for block in blocks:
+        result.lines += block.count(b"\n")
+        starts: set[int] = set()
+        for needle in _CANDIDATES:
+            pos = block.find(needle)
+            while pos != -1:
+                start = block.rfind(b"\n", 0, pos) + 1
+                starts.add(start)
+                end = block.find(b"\n", pos)
+                pos = block.find(needle, end if end != -1 else len(block))
+        skip_until = -1
+        for start in sorted(starts):
+            if start < skip_until:
+                continue  # a line inside a raw traceback already counted
+            end = block.find(b"\n", start)
+            line = block[start:end if end != -1 else len(block)]
+            record = parse_line(line.decode("utf-8", "replace"))
+            if record.is_json:
+                if LEVELS.get(record.level, 20) < 40 and not record.exception:
+                    continue
+                if since is not None and record.timestamp is not None and \
+                        record.timestamp < since:
+                    continue
+            elif line.startswith(b"Traceback"):
+                m = _CLASS_LINE.search(block, end, min(len(block), end + 64 * 1024))
+                cls = m.group(1).decode() if m else "Traceback"
+                skip_until = m.end() if m else end
+                record = LogRecord(None, "error", cls, None, {}, line.decode() + "\n" + cls,
+                                   line.decode("utf-8", "replace"))
+            if record.exception:
+                result.tracebacks += 1
+            kind, key = classify(record)
+            getattr(result, kind)[key] += 1
+            result.examples.setdefault(key, record.event[:200])
+            if record.timestamp is not None:
+                result.last_at[key] = record.timestamp.isoformat()
+    return result
+
+
+class DockerLog:
+    """`docker logs` of a container through the Docker SDK (local or over SSH)."""
+
+    def __init__(self, docker: Any, container: str) -> None:
+        self.docker, self.container = docker, container
+        self.name = f"docker logs {container}"
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        try:
+            data = self.docker.container_logs(self.container, since=since)
+        except SourceUnavailable:
+            raise
+        except Exception as exc:
+            raise SourceUnavailable("log", f"{self.name}: {type(exc).__name__}: {exc}") from None
+        yield data if data.endswith(b"\n") or not data else data + b"\n"

@@ -1,0 +1,73 @@
+"""Assemble a check target from command-line choices: local or over SSH, which log,
+which Docker Engine. The CLI and the bench use this; the watchdog builds its own."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from atp.integrity.context import CheckContext
+from atp.integrity.sources.docker import DockerSource
+from atp.integrity.sources.http import DEFAULT_URL, ApiSource
+from atp.integrity.sources.logs import CommandLog, DockerLog, FileLog, LogSource
+from atp.integrity.sources.ssh import SshTunnel
+
+
+@dataclass
+class TargetSpec:
+    url: str = DEFAULT_URL
+    ssh: str | None = None
+    ssh_args: list[str] = field(default_factory=list)
+    compose_project: str | None = None
+    window: timedelta = timedelta(minutes=15)
+    log_file: str | None = None
+    docker_host: str | None = None  # local: Engine URL; with --ssh: the remote socket path
+    use_docker: bool = True
+    token: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.url} via ssh {self.ssh}" if self.ssh else self.url
+
+
+def _backend_container(project: str) -> str:
+    return f"{project}-backend-1"
+
+
+@contextlib.asynccontextmanager
+async def open_target(spec: TargetSpec) -> AsyncIterator[CheckContext]:
+    tunnel: SshTunnel | None = None
+    docker: DockerSource | None = None
+    api: ApiSource | None = None
+    try:
+        if spec.ssh:
+            tunnel = SshTunnel(
+                spec.ssh, spec.url, ssh_args=spec.ssh_args,
+                remote_docker_socket=(spec.docker_host or "/var/run/docker.sock")
+                if spec.use_docker else None,
+            ).open()
+            api = ApiSource(tunnel.local_url, token=spec.token)
+            if spec.use_docker:
+                docker = DockerSource(tunnel.docker_url, read_file=tunnel.read_file)
+        else:
+            api = ApiSource(spec.url, token=spec.token)
+            if spec.use_docker:
+                docker = DockerSource(spec.docker_host)
+        logs: LogSource | None = None
+        if spec.log_file:
+            logs = (CommandLog(tunnel.command(["cat", spec.log_file]),
+                               f"{spec.ssh}:{spec.log_file}")
+                    if tunnel else FileLog(spec.log_file))
+        elif spec.compose_project and docker is not None:
+            logs = DockerLog(docker, _backend_container(spec.compose_project))
+        yield CheckContext(api=api, now=datetime.now(UTC), window=spec.window, logs=logs,
+                           docker=docker, compose_project=spec.compose_project,
+                           target=spec.describe())
+    finally:
+        if api is not None:
+            await api.aclose()
+        if docker is not None:
+            docker.close()
+        if tunnel is not None:
+            tunnel.close()

@@ -1,0 +1,54 @@
+"""/metrics: Prometheus text with the platform's numbers, one registry per app."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from atp.api.app import create_app
+from atp.store.uow import write_errors
+from tests.integration.api.conftest import Api
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+async def test_metrics_report_the_platform(api: Api) -> None:
+    await api.cycle()
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    m = _samples(response.text)
+    assert m[("atp_monitor_cycles_total", ())] == 2
+    assert m[("atp_scheduler_ticks_total", ())] == 0
+    assert m[("atp_monitor_cycle_duration_seconds_count", ())] == 2
+    assert m[("atp_decisions_total", (("decision", "BUY"),))] == 2
+    assert m[("atp_alert_outcomes", (("outcome", "sent"),))] == 2
+    assert m[("atp_alert_outcomes", (("outcome", "throttled"),))] == 2
+    assert m[("atp_outbox_pending", ())] == 0
+    assert m[("atp_telegram_sends_total", (("result", "sent"),))] == 2
+    assert m[("atp_telegram_conflicts_total", ())] == 0
+    assert ("atp_outbox_oldest_pending_age_seconds", ()) in m
+    assert "atp_exchange_errors" in response.text
+    assert "atp_db_write_errors" in response.text
+
+
+async def test_write_errors_and_exchange_errors_are_exported(api: Api) -> None:
+    write_errors.increment("test_metrics_op")
+    api.platform.exchange_failures["auth"] += 1
+    try:
+        m = _samples((await api.client.get("/metrics")).text)
+    finally:
+        write_errors.reset()
+    assert m[("atp_db_write_errors_total", (("operation", "test_metrics_op"),))] >= 1
+    assert m[("atp_exchange_errors_total", (("category", "auth"),))] == 1
+
+
+async def test_two_apps_on_one_platform_do_not_clash(api: Api) -> None:
+    second = create_app(api.platform)  # a second registry: no "Duplicated timeseries"
+    second.state.metrics.detach()
+    assert (await api.client.get("/metrics")).status_code == 200
