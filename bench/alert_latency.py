@@ -20,19 +20,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from atp.config import Settings  # noqa: E402
-from atp.domain.candles import Candles  # noqa: E402
-from atp.emulators.telegram.server import TelegramEmulator  # noqa: E402
-from atp.engine.clock import SystemClock  # noqa: E402
-from atp.engine.ports import MarketSnapshot  # noqa: E402
-from atp.engine.service import Platform  # noqa: E402
-from atp.logging import setup_logging  # noqa: E402
-from atp.store import migrate  # noqa: E402
-from atp.store.models import AlertOutcomeRow, DecisionRow, WatchlistRow  # noqa: E402
-from atp.telegram.ratelimit import RateLimiter  # noqa: E402
-from atp.telegram.sender import TelegramSender  # noqa: E402
+from atp.config import Settings
+from atp.domain.candles import Candles
+from atp.emulators.telegram.server import TelegramEmulator
+from atp.engine.clock import SystemClock
+from atp.engine.ports import MarketSnapshot
+from atp.engine.service import Platform
+from atp.logging import setup_logging
+from atp.store import migrate
+from atp.store.models import AlertOutcomeRow, DecisionRow, WatchlistRow
+from atp.telegram.ratelimit import RateLimiter
+from atp.telegram.sender import TelegramSender
 
 ALERTS = 1_000
 PER_CYCLE = 10
