@@ -37,11 +37,7 @@ test: venv services lint typecheck
 	ATP_REQUIRE_PG=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: venv
-	@if $(VENV)/bin/atp demo --help >/dev/null 2>&1; then \
-		$(VENV)/bin/atp demo; \
-	else \
-		$(PY) scripts/demo_market.py; \
-	fi
+	$(VENV)/bin/atp demo $(DEMO_ARGS)
 
 bench: venv
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

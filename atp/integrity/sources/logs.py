@@ -222,8 +222,8 @@ _CANDIDATES = (b'"level": "error"', b'"level": "critical"', b'"exception": ', b"
 EXPECTED = re.compile(
     r"timeout|timed out|TimeoutError|RequestTimeout|NetworkError|exchange unreachable|"
     r"ConnectionReset|ServerDisconnected|temporarily unavailable|DDoSProtection", re.I)
-_CLASS = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure))\b")
-_CLASS_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure))\b",
+_CLASS = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout))\b")
+_CLASS_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout))\b",
                          re.M)
 _DIGITS = re.compile(r"\d+")
 
