@@ -1,0 +1,41 @@
+"""Telegram commands answered by the platform's core, through the real poller and the
+Bot API emulator: what a trader types reaches the same records the engine wrote."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from atp.engine.lease import DbLease
+from atp.store.models import AuditLogRow, WatchlistRow
+from atp.telegram.poller import TelegramPoller
+from tests.integration.engine.conftest import CHAT, TOKEN
+
+
+async def test_status_signals_and_alert_toggle(make_platform, clock, tg):
+    p = make_platform({"AAA_USDT": "down"})
+    await p.monitor.run_cycle()
+    poller = TelegramPoller(TOKEN, core=p.core, lease=DbLease(p.db, "tg", "test-1", clock),
+                            allowed_chat_ids=[str(CHAT)], api_base=tg.base_url,
+                            poll_timeout=1)
+    await poller.start()
+    try:
+        await tg.post_user_message(CHAT, "/status", token=TOKEN)
+        status = await tg.wait_for_message(CHAT, "Monitor: cycle", timeout=10)
+        assert "1 symbols" in status.text
+        await tg.post_user_message(CHAT, "/signals", token=TOKEN)
+        assert "AAA_USDT: BUY" in (await tg.wait_for_message(CHAT, "AAA_USDT", timeout=10)).text
+        await tg.post_user_message(CHAT, "/alerts AAA_USDT buy off", token=TOKEN)
+        reply = await tg.wait_for_message(CHAT, "buy off", timeout=10)
+        assert "AAA_USDT: alerts on, buy off, sell on" in reply.text
+        with p.db.sessions() as s:
+            row = s.scalars(select(WatchlistRow)).one()
+            audit = s.scalars(select(AuditLogRow)).one()
+        assert row.buy_alert_enabled is False
+        assert (audit.author, audit.field, audit.new_value) == ("telegram",
+                                                                "buy_alert_enabled", False)
+        stranger = 999
+        await tg.post_user_message(stranger, "/status", token=TOKEN)
+        refusal = await tg.wait_for_message(stranger, "not authorised", timeout=10)
+        assert "Monitor" not in refusal.text
+    finally:
+        await poller.stop()
