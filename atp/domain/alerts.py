@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Side = Literal["BUY", "SELL"]
+from atp.domain.throttle import Side
+
 Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
 OUTCOMES: tuple[Outcome, ...] = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED")
 

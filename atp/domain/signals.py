@@ -15,8 +15,8 @@ from typing import Literal, NamedTuple
 from atp.domain.candles import Candles, FloatArray
 from atp.domain.indicators import Indicators, compute_indicators
 from atp.domain.presets import Preset
+from atp.domain.throttle import Side
 
-Side = Literal["BUY", "SELL"]
 DecisionKind = Literal["BUY", "SELL", "WAIT"]
 
 FLAT_MARKET_PCT = 0.05  # |MA50 − EMA10| within this % of EMA10 counts as flat (§3.2)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from atp.domain.alerts import blocking_flag
-from atp.domain.throttle import accept, throttle_verdict
+from atp.domain.throttle import Side, accept, throttle_verdict
 from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
 from atp.store import repository as repo
 from atp.store.journal import append_event
@@ -27,9 +27,6 @@ from atp.store.uow import UnitOfWork
 from atp.telegram.format import format_alert
 
 log = get_logger("atp.alerts")
-
-Side = Literal["BUY", "SELL"]
-
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
