@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test lint typecheck unit demo bench lock clean services
+.PHONY: help venv test lint typecheck unit demo bench lock clean services browser integrity-tools
 
 help:
 	@echo "make demo   - set up and run the platform on emulators (http://127.0.0.1:8002)"
@@ -27,14 +27,20 @@ venv: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
+browser:
+	@bash scripts/ensure-browser.sh
+
+integrity-tools:
+	@bash scripts/ensure-integrity-tools.sh
+
 lint: venv
 	$(VENV)/bin/ruff check atp tests bench
 
 typecheck: venv
 	$(VENV)/bin/mypy atp
 
-test: venv services lint typecheck
-	ATP_REQUIRE_PG=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+test: venv services browser integrity-tools lint typecheck
+	ATP_REQUIRE_PG=1 ATP_REQUIRE_BROWSER=1 ATP_REQUIRE_SSHD=1 ATP_REQUIRE_DOCKER=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/atp demo $(DEMO_ARGS)

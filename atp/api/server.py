@@ -64,7 +64,9 @@ async def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8002, *,
     instead of surfacing later inside a background task.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for
+    # sockets whose proto says TCP; with proto 0, Nagle + delayed ACK add ~40 ms a reply.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from atp.config import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from atp.config import Settings
 
 err_console = Console(stderr=True)
 
@@ -19,6 +20,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    from atp.config import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:

@@ -12,7 +12,6 @@ from typing import TypeVar
 import typer
 
 from atp.cli.common import fail, settings_or_exit
-from atp.config import mask_url
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -32,6 +31,7 @@ def _with_database(action: Callable[[str], T]) -> tuple[str, T]:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from atp.config import mask_url
     from atp.store.migrate import MigrationError
 
     shown = mask_url(url)

@@ -23,15 +23,17 @@ app.command("run")(run)
 
 def _register() -> None:
     """Attach the command groups; each lives in its own module."""
+    from atp.cli.check import check
     from atp.cli.db import db_app
     from atp.cli.emulate import emulate_app
     from atp.cli.exchange import exchange_app
+    from atp.cli.logs import logs
 
     app.add_typer(db_app, name="db")
     app.add_typer(exchange_app, name="exchange")
     app.add_typer(emulate_app, name="emulate")
-    from atp.cli.check import check; app.command("check")(check)  # noqa: E702, I001
-    from atp.cli.logs import logs; app.command("logs")(logs)  # noqa: E702, I001
+    app.command("check")(check)
+    app.command("logs")(logs)
 
 
 _register()

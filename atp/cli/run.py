@@ -9,13 +9,14 @@ import signal
 import typer
 
 from atp.cli.common import fail, settings_or_exit
-from atp.config import SettingsError, mask_url, require
 
 
 def run(
     skip_migration_check: bool = typer.Option(False, help="Start even if the schema is old."),
 ) -> None:
     """Start the platform; refuses to start, listing what is missing or invalid."""
+    from atp.config import SettingsError, mask_url, require
+
     settings = settings_or_exit()
     try:
         if settings.alerts_enabled:

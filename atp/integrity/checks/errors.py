@@ -46,8 +46,10 @@ async def run(ctx: CheckContext) -> CheckResult:
     if ctx.logs is not None:
         source = ctx.logs.name
         logs = ctx.logs
-        scan = await asyncio.to_thread(lambda: scan_errors(logs.blocks(ctx.since), ctx.since))
-        origin = f"{plural(scan.lines, 'log line')} read from {source}"
+        scan = await asyncio.to_thread(scan_errors, logs, ctx.since)
+        size = (plural(scan.lines, "log line") if scan.lines >= 0
+                else f"{scan.bytes_read / 1e6:.1f} MB of log")
+        origin = f"{size} read from {source}"
     else:
         scan = await _from_journal(ctx)
         origin = (f"no log file given (LOG_FILE / --log-file): counted from "

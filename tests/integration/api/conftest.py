@@ -16,13 +16,11 @@ from atp.emulators.telegram.server import TelegramEmulator
 from atp.engine.clock import ManualClock
 from atp.engine.service import Platform
 from atp.store import repository as repo
-from tests.integration.engine.conftest import (  # noqa: F401 - fixtures used here
-    ScriptedMarket,
-    clock,
-    make_platform,
-    market,
-    tg,
-)
+from tests.integration.engine import conftest as engine
+from tests.integration.engine.conftest import ScriptedMarket
+
+# the engine tests' fixtures, shared (a real Telegram emulator, a scripted market, ...)
+tg, clock, market, make_platform = engine.tg, engine.clock, engine.market, engine.make_platform
 
 API_TOKEN = "test-api-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -104,3 +104,18 @@ async def test_messages_go_through_the_durable_outbox(migrated_db: Any) -> None:
     assert [(r.kind, r.chat_id, r.status, r.origin) for r in rows] == [
         ("watchdog", "42", "pending", "prod")]
     assert rows[0].text.startswith("❌ ATP watchdog [prod]: CRITICAL")
+
+
+async def test_integrity_endpoint_and_watchdog_read_the_api_over_http() -> None:
+    from atp.integrity.watchdog import integrity_endpoint
+
+    from .payload_server import PayloadServer
+
+    with PayloadServer() as api:
+        body = await integrity_endpoint(api.url)()
+        dog = Watchdog(api.url, None)
+        await dog.evaluate_once()
+    assert body["status"] == "ok", body
+    assert [c["id"] for c in body["checks"]][0] == "backend_health"
+    assert "containers" not in [c["id"] for c in body["checks"]]  # not visible from inside
+    assert dog.gauges()["overall"] == 0 and dog.gauges()["telegram"] == 0

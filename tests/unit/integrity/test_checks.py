@@ -117,7 +117,7 @@ async def test_monitor_stall_is_named_by_signal_monitor_cycles_only() -> None:
         p[key]["scheduler_ticks"] = 500
     p["/api/health"]["status"] = "degraded"
     p["/api/monitoring/cycles"] = [c for c in p["/api/monitoring/cycles"]
-                                   if parse_time(c["started_at"]) < parse_time(_iso(p, 400))]
+                                   if parse_time(c["started_at"]) < parse_time(_iso(p, 400))]  # type: ignore[operator]
     report = await evaluate(context(p))
     assert report.check("signal_monitor_cycles").status is Status.CRITICAL
     assert "stalled" in report.check("signal_monitor_cycles").summary

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from atp.integrity.report import CheckResult, Report, Status, parse_duration, worst
 from atp.integrity.render import render_json, render_nagios, render_text
+from atp.integrity.report import CheckResult, Report, Status, parse_duration, worst
 
 
 def r(check_id: str, status: Status) -> CheckResult:

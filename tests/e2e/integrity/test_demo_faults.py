@@ -1,0 +1,153 @@
+"""For every demo fault (product.md §5): `atp demo --fault NAME` runs, and `atp check`
+names it with the right check id and status, in text, JSON and Nagios form, with the
+right exit code, while no other check is critical. A healthy demo passes after warm-up.
+
+All seven demos start at once (module fixture) so the suite waits for the slowest one
+(`monitor-stall` needs its 60 s of silence) instead of their sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from atp.integrity.context import CheckContext
+from atp.integrity.report import Report, Status
+from atp.integrity.runner import evaluate
+from atp.integrity.sources.http import ApiSource
+from atp.integrity.sources.logs import FileLog
+
+pytestmark = pytest.mark.slow
+ATP = str(Path(sys.executable).parent / "atp")
+DEADLINE_S = 180.0
+
+# fault → (check id, status that names it)
+FAULTS: dict[str, tuple[str, Status]] = {
+    "alert-drop": ("alert_emissions", Status.CRITICAL),
+    "telegram-conflict": ("telegram", Status.WARNING),
+    "telegram-outage": ("telegram", Status.CRITICAL),
+    "exchange-auth": ("exchange_auth", Status.CRITICAL),
+    "proxy-auth": ("exchange_auth", Status.CRITICAL),
+    "monitor-stall": ("signal_monitor_cycles", Status.CRITICAL),
+}
+EXIT = {Status.WARNING: 1, Status.CRITICAL: 2}
+
+
+@dataclass
+class Demo:
+    name: str
+    url: str
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
+    started: dict[str, Demo] = {}
+    try:
+        for name in ["healthy", *FAULTS]:
+            work = tmp_path_factory.mktemp(name)
+            port = _free_port()
+            argv = [ATP, "demo", "--port", str(port), "--no-live", "--workdir", str(work)]
+            if name != "healthy":
+                argv += ["--fault", name]
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                    stderr=(work / "stderr.txt").open("wb"))
+            started[name] = Demo(name, f"http://127.0.0.1:{port}", work / "atp.log", proc)
+        yield started
+    finally:
+        for demo in started.values():
+            demo.proc.terminate()
+        for demo in started.values():
+            try:
+                demo.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                demo.proc.kill()
+                demo.proc.wait()
+
+
+async def _report(demo: Demo) -> Report:
+    api = ApiSource(demo.url)
+    try:
+        logs = FileLog(demo.log) if demo.log.exists() else None
+        ctx = CheckContext(api=api, now=datetime.now(UTC), window=timedelta(minutes=15),
+                           logs=logs, target=demo.url)
+        return await evaluate(ctx)
+    finally:
+        await api.aclose()
+
+
+async def _until(demo: Demo, done: object) -> Report:
+    """Poll the demo until `done(report)` holds (condition with a deadline)."""
+    deadline = time.monotonic() + DEADLINE_S
+    report = None
+    while time.monotonic() < deadline:
+        assert demo.proc.poll() is None, f"atp demo {demo.name} exited"
+        report = await _report(demo)
+        if done(report):  # type: ignore[operator]
+            return report
+        await asyncio.sleep(2)
+    assert report is not None
+    pytest.fail(f"{demo.name}: condition not reached; last report: "
+                + json.dumps(report.as_dict(), indent=1)[:4000])
+
+
+def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ATP, "check", "--url", demo.url, "--log-file", str(demo.log),
+                           "--format", fmt], capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
+    demo = demos["healthy"]
+    await _until(demo, lambda r: r.status is Status.OK
+                 and r.check("alert_emissions").data.get("outcomes", {}).get("SENT"))
+    done = _cli(demo, "text")
+    assert done.returncode == 0, done.stdout
+    assert "Summary: ✅ Passed: 8  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
+    assert done.stdout.count("\n[") == 9  # nine numbered sections
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_fault_is_named_by_its_check(demos: dict[str, Demo], fault: str) -> None:
+    demo = demos[fault]
+    check_id, status = FAULTS[fault]
+    report = await _until(demo, lambda r: r.check(check_id).status is status)
+    critical = [c.id for c in report.checks if c.status is Status.CRITICAL]
+    assert critical in ([], [check_id]), report.as_dict()
+
+    body = _cli(demo, "json")
+    data = json.loads(body.stdout)
+    named = next(c for c in data["checks"] if c["id"] == check_id)
+    assert named["status"] == str(status) and named["remediation"]
+    assert [c["id"] for c in data["checks"] if c["status"] == "critical"] in ([], [check_id])
+    assert body.returncode == EXIT[status]
+
+    text = _cli(demo, "text")
+    assert text.returncode == EXIT[status]
+    section = text.stdout.split(f"({check_id})")[1].split("\n[")[0]
+    assert "→ fix:" in section
+
+    nagios = _cli(demo, "nagios")
+    assert nagios.returncode == EXIT[status]
+    assert nagios.stdout.startswith(f"ATP {str(status).upper()} - ")
+    assert f"{check_id} {status}" in nagios.stdout
+    if fault == "alert-drop":
+        missing = named["data"]["missing"][0]
+        assert missing["decision_id"] in body.stdout and missing["symbol"]
