@@ -62,7 +62,10 @@ class ApiServer:
     def __init__(self, platform: Platform, host: str, port: int) -> None:
         from atp.api.app import create_app
 
+        self.platform = platform
         self.app = create_app(platform)
+        self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        self.watchdog: Any = None
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off")
         self.server = _Server(config)
@@ -77,8 +80,28 @@ class ApiServer:
         if self.task.done():
             self.task.result()  # re-raises why it could not start (port in use …)
             raise RuntimeError("the API server stopped at start")
+        await self._start_integrity()
+
+    async def _start_integrity(self) -> None:
+        """`GET /api/monitoring/integrity` and the in-service watchdog read the platform
+        the way an operator does: over its own HTTP API (and its log file)."""
+        from atp.integrity.watchdog import Watchdog, integrity_endpoint, outbox_notifier
+
+        s = self.platform.settings
+        self.app.state.integrity = integrity_endpoint(self.base_url, s.log_file)
+        notify = None
+        if s.telegram_chat_id and s.alerts_enabled:
+            notify = outbox_notifier(self.platform.db, s.telegram_chat_id, s.instance_name,
+                                     self.platform.clock.now)
+        self.watchdog = Watchdog(self.base_url, notify, origin=s.instance_name,
+                                 log_file=s.log_file, deadman_url=s.deadman_url)
+        self.platform.watchdog = self.watchdog
+        await self.watchdog.start()
 
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            with contextlib.suppress(Exception):
+                await self.watchdog.stop()
         self.server.should_exit = True
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):

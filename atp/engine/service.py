@@ -75,6 +75,7 @@ class Platform:
     scheduler_ticks: int = 0
     started_at: datetime | None = None
     poller: Any = None
+    watchdog: Any = None  # the in-service integrity watchdog, when the API serves it
 
     def __post_init__(self) -> None:
         s = self.settings

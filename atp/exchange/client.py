@@ -249,7 +249,8 @@ class ExchangeClient:
                 await self._sleep(self._backoff(attempt, failure))
                 continue
             if private:
-                self.last_private_ok = self._clock()
+                # Wall time: `_clock` may be an emulated market's accelerated clock.
+                self.last_private_ok = time.time()
             if self.on_success is not None:
                 self.on_success(operation, private)
             return result
