@@ -37,7 +37,8 @@ from atp.api.server import serve
 from atp.config import Settings
 from atp.domain.candles import Candles
 from atp.engine.ports import MarketSnapshot
-from atp.engine.service import Platform
+from atp.engine.service import Platform, freeze_startup_objects
+from atp.logging import setup_logging
 from atp.store import migrate
 from atp.store import repository as repo
 from atp.store.uow import UnitOfWork
@@ -163,10 +164,13 @@ async def main(args: argparse.Namespace) -> int:
         await server.stop()
 
     with tempfile.TemporaryDirectory() as tmp:
+        # As in production: every marker line as JSON into the log file.
+        setup_logging("INFO", str(Path(tmp) / "atp.log"), console=False)
         platform = build_platform(Path(tmp))
         server = await serve(create_app(platform), "127.0.0.1", 0)
         url = f"{server.url}/api/health"
         try:
+            freeze_startup_objects()  # as Platform.start() does
             first = await platform.monitor.run_cycle()  # warm: health says ok
             results["ATP idle"] = await measure(url, args)
 
