@@ -74,3 +74,9 @@ class LoopbackDockerd:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+        # dockerd leaves its network-namespace mounts behind; unmount them so the temp
+        # dir can be removed (the tests stop what they started, mounts included).
+        for mount in sorted((self.root / "exec").rglob("*"), reverse=True):
+            if os.path.ismount(mount):
+                subprocess.run(["umount", "-l", str(mount)], check=False,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
