@@ -86,6 +86,16 @@ class _PlatformCollector(Collector):
         for name, n in sorted(write_errors.snapshot().items()):
             db.add_metric([name], n)
         yield db
+        watchdog = getattr(p, "watchdog", None)
+        if watchdog is not None:
+            checks = GaugeMetricFamily(
+                "atp_integrity_check_status",
+                "Watchdog's last verdict per check: 0 ok, 1 warning, 2 critical, 3 unknown, "
+                "-1 skipped; check=overall is the worst",
+                labels=["check"])
+            for check_id, value in sorted(watchdog.gauges().items()):
+                checks.add_metric([check_id], value)
+            yield checks
 
 
 class Metrics:

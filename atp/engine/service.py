@@ -59,6 +59,28 @@ class ExchangeMarketData:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    start: bool  # start a monitor cycle now
+    missed: int  # a cycle was due while the previous one still ran
+    lag: float  # seconds the started cycle is late
+    next_at: float
+
+
+def schedule(now: float, next_at: float, interval: float, running: bool,
+             stalled: bool = False) -> Step:
+    """One scheduler tick: start a cycle when due; an overrun is counted, never queued, and
+    a long stall skips the missed slots instead of firing them back to back."""
+    if now < next_at or stalled:
+        return Step(False, 0, 0.0, next_at)
+    following = next_at + interval
+    if following <= now:
+        following = now + interval
+    if running:
+        return Step(False, 1, 0.0, following)
+    return Step(True, 0, now - next_at, following)
+
+
 def freeze_startup_objects() -> None:
     """Keep the garbage collector off the objects that live as long as the process.
 
@@ -172,16 +194,13 @@ class Platform:
         while not self._stop.is_set():
             self.scheduler_ticks += 1
             now = self.clock.monotonic()
-            if now >= next_at and not self.monitor.stalled:
-                if self._cycle is not None and not self._cycle.done():
-                    self.missed_cycles += 1  # overrun: counted as lag, not queued twice
-                else:
-                    lag = now - next_at
-                    scheduled = self.clock.now() - timedelta(seconds=lag)
-                    self._cycle = asyncio.create_task(self._run_cycle(scheduled))
-                next_at += interval
-                if next_at <= now:
-                    next_at = now + interval
+            running = self._cycle is not None and not self._cycle.done()
+            step = schedule(now, next_at, interval, running, self.monitor.stalled)
+            if step.start:
+                scheduled = self.clock.now() - timedelta(seconds=step.lag)
+                self._cycle = asyncio.create_task(self._run_cycle(scheduled))
+            self.missed_cycles += step.missed
+            next_at = step.next_at
             # Tick on whole seconds since start, so the grid does not drift.
             pause = 1.0 - ((self.clock.monotonic() - start) % 1.0)
             with contextlib.suppress(TimeoutError):

@@ -52,3 +52,15 @@ async def test_two_apps_on_one_platform_do_not_clash(api: Api) -> None:
     second = create_app(api.platform)  # a second registry: no "Duplicated timeseries"
     second.state.metrics.detach()
     assert (await api.client.get("/metrics")).status_code == 200
+
+
+async def test_watchdog_gauges_per_check(api: Api) -> None:
+    class Gauges:
+        def gauges(self) -> dict[str, int]:
+            return {"overall": 2, "telegram": 2, "errors": 0}
+
+    api.platform.watchdog = Gauges()
+    m = _samples((await api.client.get("/metrics")).text)
+    assert m[("atp_integrity_check_status", (("check", "telegram"),))] == 2
+    assert m[("atp_integrity_check_status", (("check", "overall"),))] == 2
+    assert m[("atp_integrity_check_status", (("check", "errors"),))] == 0
