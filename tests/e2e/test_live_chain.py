@@ -16,13 +16,14 @@ from atp.engine.clock import ManualClock
 from atp.runtime import build_platform
 from atp.store import migrate
 from atp.store import repository as repo
-from atp.store.models import AlertOutcomeRow
+from atp.store.models import AlertOutcomeRow, EventRow
 from atp.store.uow import UnitOfWork
+from tests.canary import CANARY_KEY, CANARY_SECRET, scan
 from tests.outcomes import assert_one_outcome_per_decision
 
 T0 = 1_750_000_000.0
 TOKEN, CHAT = "31337:live-chain-token", 4711
-KEY, SECRET = "live-chain-key", "live-chain-secret"
+KEY, SECRET = CANARY_KEY, CANARY_SECRET
 
 
 async def test_scripted_sell_is_sent_then_throttled_with_the_exact_reason(db_url):
@@ -59,6 +60,9 @@ async def test_scripted_sell_is_sent_then_throttled_with_the_exact_reason(db_url
         assert throttled.outcome == "THROTTLED"
         assert throttled.reason == "cooldown 0.5/5.0 min; price change 0.00/1.00 %"
         assert_one_outcome_per_decision(platform.db.sessions)
+        with platform.db.sessions() as s:
+            for event in s.scalars(select(EventRow)):
+                scan("event row (live chain)", f"{event.message} {event.payload}")
     finally:
         await platform.stop()
         await tg.stop()

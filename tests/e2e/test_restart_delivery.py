@@ -17,13 +17,14 @@ from sqlalchemy import create_engine, select
 from atp.emulators.cryptocom import CryptoComEmulator
 from atp.emulators.telegram.server import TelegramEmulator
 from atp.store import migrate
-from atp.store.models import AlertOutcomeRow, OutboxRow, WatchlistRow
+from atp.store.models import AlertOutcomeRow, EventRow, OutboxRow, WatchlistRow
+from tests.canary import CANARY_KEY, CANARY_SECRET, scan
 from tests.outcomes import assert_one_outcome_per_decision
 
 ATP = str(Path(sys.executable).with_name("atp"))
 TOKEN = "777:restart-test-token"
 CHAT = 555
-KEY, SECRET = "restart-key", "restart-secret-value"
+KEY, SECRET = CANARY_KEY, CANARY_SECRET
 
 
 def free_port() -> int:
@@ -77,8 +78,9 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, tmp
     procs: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
+        err = (tmp_path / f"stderr-{len(procs)}.log").open("wb")
         proc = subprocess.Popen([ATP, "run"], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=err)
         procs.append(proc)
         return proc
 
@@ -109,4 +111,10 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, tmp
         await tg.stop()
         await exchange.stop()
     assert_one_outcome_per_decision(sqlalchemy.orm.sessionmaker(engine))
+    with engine.connect() as conn:
+        for row in conn.execute(select(EventRow)):
+            scan("event row (atp run)", f"{row.message} {row.payload}")
     engine.dispose()
+    scan("atp run log file", (tmp_path / "atp.log").read_text())
+    for path in tmp_path.glob("stderr-*.log"):
+        scan("atp run stderr", path.read_text(errors="replace"))

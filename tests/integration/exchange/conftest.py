@@ -17,10 +17,11 @@ from atp.emulators.clock import ManualClock
 from atp.emulators.cryptocom import CryptoComEmulator
 from atp.emulators.proxy import AuthProxy
 from atp.exchange import ExchangeClient, ExchangeFailure
+from tests.canary import CANARY_KEY, CANARY_SECRET
 
 T0 = 1_750_000_000.0  # a fixed market time: same seed, same candles in every run
-KEY = "test-api-key-0001"
-SECRET = "test-api-secret-0001"
+KEY = CANARY_KEY
+SECRET = CANARY_SECRET
 
 
 @pytest.fixture
