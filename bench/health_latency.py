@@ -37,7 +37,7 @@ from atp.api.server import serve
 from atp.config import Settings
 from atp.domain.candles import Candles
 from atp.engine.ports import MarketSnapshot
-from atp.engine.service import Platform, freeze_startup_objects
+from atp.engine.service import Platform, tune_interpreter
 from atp.logging import setup_logging
 from atp.store import migrate
 from atp.store import repository as repo
@@ -170,7 +170,7 @@ async def main(args: argparse.Namespace) -> int:
         server = await serve(create_app(platform), "127.0.0.1", 0)
         url = f"{server.url}/api/health"
         try:
-            freeze_startup_objects()  # as Platform.start() does
+            tune_interpreter()  # as Platform.start() does
             first = await platform.monitor.run_cycle()  # warm: health says ok
             results["ATP idle"] = await measure(url, args)
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from atp.domain.alerts import blocking_flag
@@ -23,7 +24,7 @@ from atp.store import repository as repo
 from atp.store.journal import append_event
 from atp.store.models import DecisionRow
 from atp.store.repository import WatchItem
-from atp.store.uow import UnitOfWork
+from atp.store.uow import UnitOfWork, write_errors
 from atp.telegram.format import format_alert
 
 log = get_logger("atp.alerts")
@@ -70,11 +71,32 @@ class AlertPipeline:
         self._blocked_runs.pop(symbol, None)
 
     def process(self, record: DecisionRecord, item: WatchItem, now: datetime) -> AlertResult:
+        [result] = self.process_many([(record, item)], now)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def process_many(
+        self, batch: list[tuple[DecisionRecord, WatchItem]], now: datetime
+    ) -> list[AlertResult | Exception]:
+        """A cycle's alerts in one transaction, each decision in its own savepoint: one
+        decision's failure leaves it without outcome (named by `atp check`) and the
+        others go on, without paying a commit per decision."""
         if self.faults.drop_outcomes:
             # What a crash between decision and alert looks like: nothing is recorded.
-            return AlertResult(record.decision_id, "DROPPED", "fault alert-drop")
+            return [AlertResult(r.decision_id, "DROPPED", "fault alert-drop") for r, _ in batch]
+        results: list[AlertResult | Exception] = []
         with UnitOfWork(self.sessions, "alert_pipeline") as uow:
-            return self._process(uow.session, record, item, now)
+            for record, item in batch:
+                runs = dict(self._blocked_runs)
+                try:
+                    with uow.session.begin_nested():
+                        results.append(self._process(uow.session, record, item, now))
+                except SQLAlchemyError as exc:
+                    write_errors.increment("alert_pipeline")
+                    self._blocked_runs = runs  # the savepoint's in-memory effects go too
+                    results.append(exc)
+        return results
 
     def _process(
         self, session: Session, record: DecisionRecord, item: WatchItem, now: datetime

@@ -176,7 +176,7 @@ class SignalMonitor:
         log_markers(LOGGER, lines)
 
     async def _alerts(self, evaluated: list[_Evaluated], now: datetime) -> list[AlertResult]:
-        results = []
+        batch: list[tuple[DecisionRecord, WatchItem]] = []
         for e in evaluated:
             if e.decision is None:
                 continue
@@ -195,13 +195,25 @@ class SignalMonitor:
                 price=e.decision.indicators.price, buy_index=e.decision.buy_index,
                 reasons=e.decision.reasons,
             )
-            try:
-                results.append(await self.db.run(self.pipeline.process, record, e.item, now))
-            except Exception as exc:
+            batch.append((record, e.item))
+        if not batch:
+            return []
+        try:
+            outcomes = await self.db.run(self.pipeline.process_many, batch, now)
+        except Exception as exc:  # the database failed the whole batch: loud, not fatal
+            log.error("alert pipeline failed for the cycle", decisions=len(batch),
+                      error=f"{type(exc).__name__}: {exc}")
+            return []
+        results: list[AlertResult] = []
+        for (record, _), result in zip(batch, outcomes, strict=True):
+            if isinstance(result, Exception):
                 # Recorded loudly; the decision stays without outcome and `atp check`
                 # names it (failure mode 1), the other symbols go on.
-                log.error("alert pipeline failed", symbol=symbol, decision_id=e.decision_id,
-                          error=f"{type(exc).__name__}: {exc}")
+                log.error("alert pipeline failed", symbol=record.symbol,
+                          decision_id=record.decision_id,
+                          error=f"{type(result).__name__}: {result}")
+            else:
+                results.append(result)
         return results
 
     def _finish(self, stats: CycleStats) -> None:
