@@ -33,7 +33,7 @@ from atp.store.uow import UnitOfWork
 LOGGER = "atp.monitor"
 log = get_logger(LOGGER)
 
-CHUNK = 50  # symbols evaluated between two yields to the event loop (~1.5 ms of CPU)
+CHUNK = 20  # symbols evaluated between two yields to the event loop (~0.6 ms of CPU)
 
 
 @dataclass(frozen=True, slots=True)
