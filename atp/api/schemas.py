@@ -226,6 +226,7 @@ class TelegramState(BaseModel):
 class ExchangeFailureOut(BaseModel):
     category: str
     kind: str
+    code: int | None = None  # the exchange's code (40101, 40102, 40103 …) when it gave one
     diagnosis: str
     fix: str
     at: datetime | None

@@ -84,6 +84,7 @@ async def exchange_state(platform: PlatformDep) -> dict[str, Any]:
         last_failure = {
             "category": str(getattr(failure, "category", "exchange")),
             "kind": str(getattr(failure, "kind", "exchange")),
+            "code": getattr(failure, "code", None),
             "diagnosis": str(getattr(failure, "diagnosis", "")),
             "fix": str(getattr(failure, "fix", "")),
             "at": await platform.db.read(_failure_at, platform),

@@ -152,7 +152,7 @@ async def test_exchange_state_reports_the_diagnosed_failure(api: Api) -> None:
     class Client:
         has_credentials, proxy_in_use = True, False
         last_private_ok = 1_767_225_600.0
-        last_failure = AuthError("refused", kind=next(iter(AuthError._KINDS)))
+        last_failure = AuthError("refused", kind=next(iter(AuthError._KINDS)), code=40101)
 
     api.platform.exchange_client = Client()
     try:
@@ -165,6 +165,7 @@ async def test_exchange_state_reports_the_diagnosed_failure(api: Api) -> None:
     assert body["last_private_ok_at"].startswith("2026-01-01T00:00:00")
     failure = body["last_failure"]
     assert failure["category"] == "auth" and failure["fix"] and failure["diagnosis"]
+    assert failure["code"] == 40101
     assert failure["at"] is not None
 
 
