@@ -30,7 +30,7 @@ from atp.emulators.proxy import AuthProxy
 from atp.emulators.telegram.server import TelegramEmulator
 from atp.engine.service import Platform, PlatformFaults
 from atp.logging import setup_logging
-from atp.runtime import ApiServer, build_platform
+from atp.runtime import PlatformApi, build_platform
 from atp.store import migrate
 from atp.store import repository as repo
 from atp.store.models import AlertOutcomeRow
@@ -63,7 +63,7 @@ class Demo:
     exchange: CryptoComEmulator | None = None
     telegram: TelegramEmulator | None = None
     proxy: AuthProxy | None = None
-    api: ApiServer | None = None
+    api: PlatformApi | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
@@ -133,7 +133,7 @@ class Demo:
             await self.telegram.set_fault("outage")
         if "monitor-stall" in self.faults:
             self._tasks.append(asyncio.create_task(self._stall_after_warmup()))
-        self.api = ApiServer(self.platform, "127.0.0.1", self.port)
+        self.api = PlatformApi(self.platform, "127.0.0.1", self.port)
         await self.api.start()
 
     def _seed(self) -> None:

@@ -7,12 +7,9 @@ the adapters at the built-in emulators and runs the market faster.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import uvicorn
 
 from atp.config import Settings
 from atp.engine.clock import Clock, SystemClock
@@ -47,39 +44,26 @@ def build_platform(
                     exchange_client=client, faults=faults or PlatformFaults())
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the platform owns SIGINT/SIGTERM, so one
-    Ctrl-C stops the monitor, the outbox and the API together."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class ApiServer:
-    """uvicorn serving the app inside the running event loop."""
+class PlatformApi:
+    """The API of a running platform, its integrity endpoint and its watchdog."""
 
     def __init__(self, platform: Platform, host: str, port: int) -> None:
         from atp.api.app import create_app
 
-        self.platform = platform
+        self.platform, self.host, self.port = platform, host, port
         self.app = create_app(platform)
-        self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        self.server: Any = None
         self.watchdog: Any = None
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="off")
-        self.server = _Server(config)
-        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.server.port if self.server else self.port}"
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
-        for _ in range(200):
-            if self.server.started or self.task.done():
-                break
-            await asyncio.sleep(0.02)
-        if self.task.done():
-            self.task.result()  # re-raises why it could not start (port in use …)
-            raise RuntimeError("the API server stopped at start")
+        from atp.api.server import serve
+
+        self.server = await serve(self.app, self.host, self.port)
         await self._start_integrity()
 
     async def _start_integrity(self) -> None:
@@ -102,7 +86,5 @@ class ApiServer:
         if self.watchdog is not None:
             with contextlib.suppress(Exception):
                 await self.watchdog.stop()
-        self.server.should_exit = True
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self.task, timeout=5)
+        if self.server is not None:
+            await self.server.stop()

@@ -2,8 +2,8 @@
 
 One process, one loop: the API reads the monitor's memory (`monitor.latest`, counters)
 directly, and /api/health is answered between two chunks of a cycle (the monitor yields
-every 50 symbols; database work runs in threads). Signal handling stays with the caller
-(`atp run` / `atp demo`), which stops the server with `ApiServer.stop()`.
+every 20 symbols; database work runs in a thread). Signal handling stays with the caller
+(`atp run` / `atp demo`), which stops the server with `stop()`.
 
     server = await serve(create_app(platform), "127.0.0.1", 8002)
     ...

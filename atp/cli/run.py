@@ -41,7 +41,7 @@ def run(
 async def _serve(settings: object) -> None:
     from atp.config import Settings
     from atp.logging import setup_logging
-    from atp.runtime import ApiServer, build_platform
+    from atp.runtime import PlatformApi, build_platform
 
     assert isinstance(settings, Settings)
     setup_logging(settings.log_level, settings.log_file)
@@ -52,7 +52,7 @@ async def _serve(settings: object) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await platform.start()
-    api = ApiServer(platform, settings.api_host, settings.api_port)
+    api = PlatformApi(platform, settings.api_host, settings.api_port)
     try:
         await api.start()
         await stop.wait()
