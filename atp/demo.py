@@ -15,7 +15,6 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -120,8 +119,6 @@ class Demo:
             log_file=str(self.workdir / "atp.log"),
         )
         setup_logging(settings.log_level, settings.log_file, console=False)
-        with contextlib.suppress(Exception):
-            pass
         faults = PlatformFaults(alert_drop="alert-drop" in self.faults)
         self.platform = build_platform(settings, market_clock=market_clock.now,
                                        time_scale=self.speed, faults=faults)
@@ -230,12 +227,15 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
         await demo.start()
         console = Console()
         if live:
+            loop_time = asyncio.get_running_loop().time
+            deadline = None if duration is None else loop_time() + duration
             with Live(demo.view(), console=console, refresh_per_second=2) as view:
                 while not stop.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=duration or 1.0)
-                    if duration is not None:
+                    pause = 1.0 if deadline is None else min(1.0, deadline - loop_time())
+                    if pause <= 0:
                         break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=pause)
                     view.update(demo.view())
         else:
             console.print(f"ATP demo on http://127.0.0.1:{port} (log {demo.workdir}/atp.log)")
@@ -244,6 +244,3 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
     finally:
         await demo.stop()
 
-
-def describe(faults: Sequence[str]) -> dict[str, Any]:
-    return {"port": 8002, "faults": list(faults), "symbols": list(SYMBOLS)}
