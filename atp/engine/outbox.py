@@ -24,11 +24,13 @@ from atp.store.journal import append_event
 from atp.store.models import AlertOutcomeRow, OutboxRow
 from atp.store.uow import UnitOfWork
 from atp.telegram.errors import PermanentSendError, SendError, TransientSendError
+from atp.telegram.lease import Lease
 from atp.telegram.ratelimit import RateLimiter
 
 log = get_logger("atp.outbox")
 
 MAX_BACKOFF_S = 60.0
+LEASE_RENEW_S = 5.0  # well inside the lease's 30 s: a live sender never loses it
 
 
 def backoff_seconds(attempts: int, retry_after: float | None) -> float:
@@ -67,6 +69,9 @@ class OutboxWorker:
     instance: str
     production: bool = True
     limiter: RateLimiter | None = None
+    lease: Lease | None = None
+    holding_lease: bool = False
+    _lease_checked_at: float | None = None
     stats: OutboxStats = field(default_factory=OutboxStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -85,10 +90,26 @@ class OutboxWorker:
             attempted += 1
         return attempted
 
+    async def step(self) -> int:
+        """One round as a replica: deliver only while holding the sender lease, so two
+        instances sharing a database never send the same message (failure mode 7)."""
+        now = self.clock.monotonic()
+        due = self._lease_checked_at is None or now - self._lease_checked_at >= LEASE_RENEW_S
+        if self.lease is not None and (due or not self.holding_lease):
+            self._lease_checked_at = now
+            held = await (self.lease.renew() if self.holding_lease else self.lease.acquire())
+            if held != self.holding_lease:
+                log.info("outbox sender lease " + ("acquired" if held else "lost"),
+                         instance=self.instance)
+            self.holding_lease = held
+        if self.lease is not None and not self.holding_lease:
+            return 0
+        return await self.run_once()
+
     async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         while not stop.is_set():
             try:
-                attempted = await self.run_once()
+                attempted = await self.step()
             except Exception as exc:  # a database outage: record, keep the worker alive
                 log.error("outbox worker cycle failed", error=type(exc).__name__)
                 attempted = 0

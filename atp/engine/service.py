@@ -34,6 +34,7 @@ from atp.telegram.ratelimit import RateLimiter
 log = get_logger("atp.service")
 
 POLLER_LEASE = "telegram-poller"
+SENDER_LEASE = "telegram-sender"
 
 
 class ExchangeMarketData:
@@ -129,6 +130,7 @@ class Platform:
         self.outbox = OutboxWorker(
             self.db, self.sender, self.clock, s.instance_name, production=s.production,
             limiter=RateLimiter(self.clock.monotonic),
+            lease=DbLease(self.db, SENDER_LEASE, s.instance_name, self.clock),
         )
         balance = self.exchange_client.fetch_balance if (
             self.exchange_client is not None and self.exchange_client.has_credentials

@@ -183,3 +183,16 @@ async def test_db_lease_one_holder_at_a_time(make_platform, clock):
     assert await b.acquire() and not await a.renew()
     await b.release()
     assert await a.acquire()
+
+
+async def test_two_replicas_never_send_the_same_message(make_platform, clock, tg):
+    a = make_platform({"AAA_USDT": "down"}, instance_name="replica-a")
+    b = make_platform(instance_name="replica-b")  # same database, no symbols of its own
+    await a.monitor.run_cycle()
+    assert await b.outbox.step() == 1  # b took the sender lease first and delivers
+    assert await a.outbox.step() == 0  # a stands by while b holds it
+    clock.advance(31)  # b stopped renewing: its lease expired
+    assert await a.outbox.step() == 0 and a.outbox.holding_lease
+    assert len(tg.received(CHAT)) == 1
+    [o] = outcomes(a)
+    assert o.outcome == "SENT"
