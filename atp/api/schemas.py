@@ -205,6 +205,8 @@ class Conflicts(BaseModel):
 
 class TelegramState(BaseModel):
     token_configured: bool
+    token_valid: bool | None = None  # getMe at start: None when not checked or unreachable
+    bot_username: str | None = None
     chat_configured: bool
     production: bool
     alerts_enabled: bool

@@ -41,6 +41,8 @@ async def telegram_state(platform: PlatformDep) -> dict[str, Any]:
     stats = platform.outbox.stats
     return {
         "token_configured": s.telegram_bot_token is not None,
+        "token_valid": platform.telegram_identity.get("token_valid"),
+        "bot_username": platform.telegram_identity.get("bot_username"),
         "chat_configured": bool(s.telegram_chat_id),
         "production": s.production,
         "alerts_enabled": s.alerts_enabled,

@@ -29,6 +29,7 @@ from atp.engine.ports import AlertSender, MarketData, MarketSnapshot
 from atp.logging import get_logger
 from atp.store.journal import append_event
 from atp.store.uow import UnitOfWork
+from atp.telegram.errors import PermanentSendError, TransientSendError
 from atp.telegram.ratelimit import RateLimiter
 
 log = get_logger("atp.service")
@@ -144,6 +145,7 @@ class Platform:
         self.cycle_errors = 0
         self.missed_cycles = 0
         self.exchange_failures: Counter[str] = Counter()
+        self.telegram_identity: dict[str, Any] = {}
         self._event_tasks: set[asyncio.Task[None]] = set()
         if self.exchange_client is not None:
             self.exchange_client.on_error = self.on_exchange_failure
@@ -155,6 +157,7 @@ class Platform:
         self.started_at = self.clock.now()
         await self.db.run(self._event, "platform_started", "platform started",
                           {"production": self.settings.production})
+        await self.check_telegram_token()
         self._stop.clear()
         self._tasks = [
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
@@ -194,6 +197,26 @@ class Platform:
             with contextlib.suppress(Exception):
                 await self.exchange_client.close()
         self.db.close()
+
+    async def check_telegram_token(self) -> None:
+        """getMe once at start, so a wrong token shows as such (failure mode 5) before the
+        first alert needs it. Never fatal: delivery retries on its own schedule."""
+        identify = getattr(self.sender, "identify", None)
+        if identify is None:
+            return
+        try:
+            username = await identify()
+        except PermanentSendError as exc:
+            self.telegram_identity = {"token_valid": False, "error": exc.reason}
+        except TransientSendError as exc:
+            self.telegram_identity = {"token_valid": None, "error": exc.reason}
+        else:
+            self.telegram_identity = {"token_valid": True, "bot_username": username}
+        valid = self.telegram_identity["token_valid"]
+        await self.db.run(self._event, "telegram_token_checked",
+                          str(self.telegram_identity.get("error") or "getMe ok"),
+                          dict(self.telegram_identity),
+                          "info" if valid else "error" if valid is False else "warning")
 
     # ── scheduler ──────────────────────────────────────────────────────────────────────
 

@@ -86,6 +86,16 @@ class TelegramSender:
         log.debug("telegram sent: chat=%s message_id=%s", chat_id, message.message_id)
         return message.message_id
 
+    async def identify(self) -> str:
+        """getMe: the bot's username, or a SendError saying why the token is not accepted."""
+        try:
+            if not self._ready:
+                await self._bot.initialize()
+                self._ready = True
+            return str(self._bot.username)
+        except Exception as exc:
+            raise classify(exc, self._token) from None
+
     async def aclose(self) -> None:
         await self._bot.shutdown()
         self._ready = False

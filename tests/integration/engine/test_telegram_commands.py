@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from atp.engine.lease import DbLease
-from atp.store.models import AuditLogRow, WatchlistRow
+from atp.store.models import AuditLogRow, EventRow, WatchlistRow
 from atp.telegram.poller import TelegramPoller
+from atp.telegram.sender import TelegramSender
 from tests.integration.engine.conftest import CHAT, TOKEN
 
 
@@ -39,3 +40,18 @@ async def test_status_signals_and_alert_toggle(make_platform, clock, tg):
         assert "Monitor" not in refusal.text
     finally:
         await poller.stop()
+
+
+async def test_token_is_checked_with_getme_at_start(make_platform, tg):
+    good = make_platform()
+    await good.check_telegram_token()
+    assert good.telegram_identity["token_valid"] is True
+    assert good.telegram_identity["bot_username"]
+    bad = make_platform()
+    await bad.sender.aclose()
+    bad.sender = TelegramSender("999:not-a-token-the-emulator-knows", api_base=tg.base_url)
+    await bad.check_telegram_token()
+    assert bad.telegram_identity["token_valid"] is False
+    with bad.db.sessions() as s:
+        events = [e for e in s.scalars(select(EventRow)) if e.type == "telegram_token_checked"]
+    assert any(e.severity == "error" for e in events)
