@@ -41,13 +41,9 @@ def _fix(text: str) -> dict[str, Any]:
 
 def mask_url(url: str) -> str:
     """A database URL with its password hidden, safe for messages."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from atp.store.urls import mask_url as mask
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url.split("@")[-1] if "@" in url else url
+    return mask(url)
 
 
 class Settings(BaseSettings):
@@ -191,23 +187,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        # Imported here: SQLAlchemy costs ~0.4 s at start, and only this check needs it.
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        # Parsing a URL is the store's business (the only package importing SQLAlchemy).
+        from atp.store.urls import normalise_database_url
 
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError("not a database URL") from None
-        backend = url.get_backend_name()
-        if backend == "postgresql":
-            # psycopg 3 is the driver shipped with ATP; a bare postgresql:// means it.
-            if url.drivername in ("postgresql", "postgres"):
-                url = url.set(drivername="postgresql+psycopg")
-            return url.render_as_string(hide_password=False)
-        if backend != "sqlite":
-            raise ValueError(f"unsupported database '{backend}' (use sqlite or postgresql)")
-        return value
+        return normalise_database_url(value)
 
     @field_validator("exchange_base_url", "telegram_api_base", "deadman_url")
     @classmethod

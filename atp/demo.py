@@ -15,25 +15,23 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
 
 from atp.config import Settings
 from atp.emulators.clock import AcceleratedClock
 from atp.emulators.cryptocom import CryptoComEmulator
 from atp.emulators.proxy import AuthProxy
 from atp.emulators.telegram.server import TelegramEmulator
+from atp.engine.core import Conflict
 from atp.engine.service import Platform, PlatformFaults
 from atp.logging import setup_logging
 from atp.runtime import PlatformApi, build_platform
 from atp.store import migrate
-from atp.store import repository as repo
-from atp.store.models import AlertOutcomeRow
-from atp.store.uow import UnitOfWork
 
 FAULTS = ("telegram-conflict", "telegram-outage", "exchange-auth", "proxy-auth",
           "monitor-stall", "alert-drop")
@@ -65,6 +63,8 @@ class Demo:
     api: PlatformApi | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    _coins: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _outcomes: dict[str, int] = field(default_factory=dict, repr=False)
 
     async def start(self) -> None:
         unknown = [f for f in self.faults if f not in FAULTS]
@@ -122,7 +122,7 @@ class Demo:
         faults = PlatformFaults(alert_drop="alert-drop" in self.faults)
         self.platform = build_platform(settings, market_clock=market_clock.now,
                                        time_scale=self.speed, faults=faults)
-        await self.platform.db.run(self._seed)
+        await self._seed()
         await self.platform.start()
         if "telegram-conflict" in self.faults:
             await self.telegram.set_fault("conflict")
@@ -133,13 +133,16 @@ class Demo:
         self.api = PlatformApi(self.platform, "127.0.0.1", self.port)
         await self.api.start()
 
-    def _seed(self) -> None:
+    async def _seed(self) -> None:
+        """The watchlist, through the core like any other change (audited as "demo").
+        The falling symbols use a preset without the MA200 check, which a steady decline
+        fails; the rest use the swing preset."""
         assert self.platform is not None
-        with UnitOfWork(self.platform.db.sessions, "demo_seed") as uow:
-            # The falling symbols use a preset without the MA200 check, which a steady
-            # decline fails; the rest use the swing preset.
-            repo.add_symbols(uow.session, FALLING, "intraday-aggressive")
-            repo.add_symbols(uow.session, SYMBOLS, PRESET)
+        for symbol in SYMBOLS:
+            preset = "intraday-aggressive" if symbol in FALLING else PRESET
+            with contextlib.suppress(Conflict):
+                await self.platform.core.add_symbol(
+                    {"symbol": symbol, "preset": preset, "overrides": {}}, "demo")
 
     async def _stall_after_warmup(self) -> None:
         """The monitor stops cycling after two good cycles: what a hung loop looks like."""
@@ -182,18 +185,15 @@ class Demo:
                  + (" — STALLED" if p.monitor.stalled else ""))
         table = Table("symbol", "price", "decision", "buy index", "reasons", expand=True)
         colours = {"BUY": "green", "SELL": "red", "WAIT": "yellow"}
-        for symbol in SYMBOLS:
-            entry = p.monitor.latest.get(symbol)
-            if entry is None or entry[1] is None:
-                why = "" if entry is None or entry[2] is None else (entry[2].error or "")
-                table.add_row(symbol, "-", "unknown", "-", why)
+        for coin in self._coins:
+            if coin["decision"] is None:
+                table.add_row(coin["symbol"], "-", "unknown", "-", coin["error"] or "")
                 continue
-            d = entry[1]
-            price = d.indicators.price
-            table.add_row(symbol, "-" if price is None else f"{price:.6g}",
-                          f"[{colours[d.decision]}]{d.decision}[/]", str(d.buy_index),
-                          (d.reasons[0] if d.reasons else "")[:70])
-        outcomes = self._outcome_counts()
+            price = coin["price"]
+            table.add_row(coin["symbol"], "-" if price is None else f"{price:.6g}",
+                          f"[{colours[coin['decision']]}]{coin['decision']}[/]",
+                          str(coin["buy_index"]), (coin["reasons"] or [""])[0][:70])
+        outcomes = self._outcomes
         messages = self.telegram.received(DEMO_CHAT)
         alerts = Text(
             "Alert outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
@@ -204,15 +204,15 @@ class Demo:
         return Group(header, Text(cycle), table, alerts, last_msg,
                      Text("Ctrl-C stops everything.", style="dim"))
 
-    def _outcome_counts(self) -> dict[str, int]:
+    async def refresh(self) -> None:
+        """What the view shows, read through the core (the record every channel reads)."""
         assert self.platform is not None
         try:
-            with self.platform.db.sessions() as s:
-                rows = s.execute(select(AlertOutcomeRow.outcome, func.count())
-                                 .group_by(AlertOutcomeRow.outcome)).all()
-        except Exception:
-            return {}
-        return {str(o): int(n) for o, n in rows}
+            self._coins = await self.platform.core.coins()
+            counts = await self.platform.core.summary_counts(None)
+        except Exception:  # the view must never stop the demo
+            return
+        self._outcomes = {k.upper(): v for k, v in counts["outcomes"].items() if v}
 
 
 async def run_demo(port: int, faults: Sequence[str], duration: float | None = None,
@@ -229,6 +229,7 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
         if live:
             loop_time = asyncio.get_running_loop().time
             deadline = None if duration is None else loop_time() + duration
+            await demo.refresh()
             with Live(demo.view(), console=console, refresh_per_second=2) as view:
                 while not stop.is_set():
                     pause = 1.0 if deadline is None else min(1.0, deadline - loop_time())
@@ -236,6 +237,7 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
                         break
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=pause)
+                    await demo.refresh()
                     view.update(demo.view())
         else:
             console.print(f"ATP demo on http://127.0.0.1:{port} (log {demo.workdir}/atp.log)")

@@ -69,14 +69,18 @@ class PlatformApi:
     async def _start_integrity(self) -> None:
         """`GET /api/monitoring/integrity` and the in-service watchdog read the platform
         the way an operator does: over its own HTTP API (and its log file)."""
-        from atp.integrity.watchdog import Watchdog, integrity_endpoint, outbox_notifier
+        from atp.integrity.watchdog import Watchdog, integrity_endpoint
 
         s = self.platform.settings
         self.app.state.integrity = integrity_endpoint(self.base_url, s.log_file)
+        core = self.platform.core
         notify = None
         if s.telegram_chat_id and s.alerts_enabled:
-            notify = outbox_notifier(self.platform.db, s.telegram_chat_id, s.instance_name,
-                                     self.platform.clock.now)
+
+            async def notify(text: str) -> None:
+                # the same durable outbox as alerts, through the core, as a system message
+                await core.notify_system("watchdog", text)
+
         self.watchdog = Watchdog(self.base_url, notify, origin=s.instance_name,
                                  log_file=s.log_file, deadman_url=s.deadman_url)
         self.platform.watchdog = self.watchdog

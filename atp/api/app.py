@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from atp import __version__
-from atp.api import configuration, journal, market, metrics, monitoring, state
+from atp.api import configuration, errors, journal, market, metrics, monitoring, state
 from atp.engine.service import Platform
 from atp.logging import get_logger
 
@@ -41,15 +40,7 @@ def create_app(platform: Platform) -> FastAPI:
 
 
 def _handlers(app: FastAPI) -> None:
-    @app.exception_handler(IntegrityError)
-    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
-        # e.g. two writers adding the same symbol at once: the unique constraint decides
-        return JSONResponse({"detail": f"conflicts with the stored data: {exc.orig}"}, 409)
-
-    @app.exception_handler(OperationalError)
-    async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable", path=request.url.path, error=str(exc.orig))
-        return JSONResponse({"detail": f"database unavailable: {exc.orig}"}, 503)
+    errors.install(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

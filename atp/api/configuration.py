@@ -7,13 +7,11 @@ each cycle, so a change takes effect on the next cycle with no restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 
-from atp.api import changes, queries
-from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN, Author, PlatformDep, unprocessable
+from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN, Author, CoreDep, PlatformDep
 from atp.api.schemas import (
     LiveTrading,
     PresetOut,
@@ -24,73 +22,46 @@ from atp.api.schemas import (
     WatchlistOut,
     WatchlistPatch,
 )
-from atp.engine.service import Platform
-from atp.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/api", tags=["configuration"])
 
 SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, description="e.g. BTC_USDT")]
-T = TypeVar("T")
-
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or wrong API token"},
     403: {"description": "writes disabled: API_TOKEN not configured"},
 }
 
 
-async def _write(platform: Platform, name: str, fn: Callable[..., T], *args: Any) -> T:
-    """Run an audited change in the writer thread; a `Refused` becomes its 4xx."""
-
-    def run() -> T:
-        with UnitOfWork(platform.db.sessions, name) as uow:
-            return fn(uow.session, *args)
-
-    try:
-        return await platform.db.run(run)
-    except changes.Refused as exc:
-        if exc.status == 422 and exc.loc is not None:
-            raise unprocessable(exc.loc, exc.message) from None
-        raise HTTPException(exc.status, exc.message) from None
-
-
-def _read(platform: Platform, fn: Callable[..., T], *args: Any) -> T:
-    with platform.db.sessions() as session:
-        return fn(session, *args)
-
-
 # ── watchlist ──────────────────────────────────────────────────────────────────────────
 
 
 @router.get("/watchlist", response_model=list[WatchlistOut])
-async def list_watchlist(platform: PlatformDep) -> list[dict[str, Any]]:
+async def list_watchlist(core: CoreDep) -> list[dict[str, Any]]:
     """Every watchlist row with its switches, preset and overrides."""
-    return await platform.db.read(_read, platform, queries.watchlist)
+    return await core.watchlist()
 
 
 @router.post("/watchlist", response_model=WatchlistOut, status_code=status.HTTP_201_CREATED,
              responses={**_REFUSALS, 409: {"description": "symbol already watched"}})
-async def add_symbol(body: WatchlistCreate, platform: PlatformDep,
-                     author: Author) -> dict[str, Any]:
-    """Watch a new symbol (one row per symbol: failure mode 12)."""
-    return await _write(platform, "api_watchlist", changes.create_symbol, body.model_dump(),
-                        author, platform.clock.now())
+async def add_symbol(body: WatchlistCreate, core: CoreDep, author: Author) -> dict[str, Any]:
+    """Watch a new symbol (one row per symbol: failure mode 12); it must be an instrument
+    the exchange lists."""
+    return await core.add_symbol(body.model_dump(), author)
 
 
 @router.patch("/watchlist/{symbol}", response_model=WatchlistOut,
               responses={**_REFUSALS, 404: {"description": "symbol not watched"}})
-async def change_symbol(symbol: SymbolPath, body: WatchlistPatch, platform: PlatformDep,
+async def change_symbol(symbol: SymbolPath, body: WatchlistPatch, core: CoreDep,
                         author: Author) -> dict[str, Any]:
     """Change a symbol's switches (alert / buy / sell / trade flags), preset or overrides."""
-    return await _write(platform, "api_watchlist", changes.update_symbol, symbol,
-                        body.model_dump(exclude_unset=True), author, platform.clock.now())
+    return await core.update_symbol(symbol, body.model_dump(exclude_unset=True), author)
 
 
 @router.delete("/watchlist/{symbol}", status_code=status.HTTP_204_NO_CONTENT,
                responses={**_REFUSALS, 404: {"description": "symbol not watched"}})
-async def remove_symbol(symbol: SymbolPath, platform: PlatformDep, author: Author) -> Response:
+async def remove_symbol(symbol: SymbolPath, core: CoreDep, author: Author) -> Response:
     """Stop watching a symbol (its decisions and outcomes stay in the journal)."""
-    await _write(platform, "api_watchlist", changes.delete_symbol, symbol, author,
-                 platform.clock.now())
+    await core.remove_symbol(symbol, author)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -98,33 +69,32 @@ async def remove_symbol(symbol: SymbolPath, platform: PlatformDep, author: Autho
 
 
 @router.get("/presets", response_model=list[PresetOut])
-async def list_presets(platform: PlatformDep) -> list[dict[str, Any]]:
+async def list_presets(core: CoreDep) -> list[dict[str, Any]]:
     """The six strategy presets as stored (what the engine uses)."""
-    return await platform.db.read(_read, platform, queries.presets)
+    return await core.presets()
 
 
 @router.patch("/presets/{name}", response_model=PresetOut,
               responses={**_REFUSALS, 404: {"description": "no such preset"}})
 async def change_preset(
     name: Annotated[str, Path(pattern=PRESET_PATTERN)], body: PresetPatch,
-    platform: PlatformDep, author: Author,
+    core: CoreDep, author: Author,
 ) -> dict[str, Any]:
     """Edit preset thresholds; validated by the domain's preset validator, audited."""
-    return await _write(platform, "api_presets", changes.update_preset, name,
-                        body.model_dump(exclude_unset=True), author, platform.clock.now())
+    return await core.update_preset(name, body.model_dump(exclude_unset=True), author)
 
 
 # ── settings ───────────────────────────────────────────────────────────────────────────
 
 
 @router.get("/settings", response_model=SettingsOut)
-async def get_settings(platform: PlatformDep) -> dict[str, Any]:
+async def get_settings(platform: PlatformDep, core: CoreDep) -> dict[str, Any]:
     """Stored runtime settings and the read-only environment settings (never secrets)."""
-    stored = await platform.db.read(_read, platform, queries.settings)
-    live = next((s["value"] for s in stored if s["key"] == changes.LIVE_TRADING), False)
+    stored = await core.stored_settings()
+    live = await core.live_trading()
     s = platform.settings
     return {
-        "live_trading": live is True,
+        "live_trading": live,
         "stored": stored,
         "runtime": {
             "instance_name": s.instance_name,
@@ -133,7 +103,7 @@ async def get_settings(platform: PlatformDep) -> dict[str, Any]:
             "monitor_interval_seconds": s.monitor_interval_seconds,
             "candle_timeframe": str(s.candle_timeframe),
             "candle_count": s.candle_count,
-            "database": platform.db.engine.url.get_backend_name(),
+            "database": platform.db.backend,
             "api_token_configured": s.api_token is not None,
             "telegram_token_configured": s.telegram_bot_token is not None,
             "telegram_chat_configured": bool(s.telegram_chat_id),
@@ -144,8 +114,6 @@ async def get_settings(platform: PlatformDep) -> dict[str, Any]:
 
 
 @router.put("/settings/live-trading", response_model=SettingOut, responses=_REFUSALS)
-async def set_live_trading(body: LiveTrading, platform: PlatformDep,
-                           author: Author) -> dict[str, Any]:
+async def set_live_trading(body: LiveTrading, core: CoreDep, author: Author) -> dict[str, Any]:
     """The one switch between dry-run and live orders."""
-    return await _write(platform, "api_settings", changes.set_setting, changes.LIVE_TRADING,
-                        body.enabled, author, platform.clock.now())
+    return await core.set_live_trading(body.enabled, author)

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from atp.engine.core import Core
 from atp.engine.service import Platform
+from atp.engine.status import PlatformStatus
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{1,16}_[A-Z0-9]{1,16}$"
 PRESET_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -31,6 +33,22 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def get_core(request: Request) -> Core:
+    """The application core: every router reads and writes through it."""
+    core: Core = request.app.state.platform.core
+    return core
+
+
+def get_status(request: Request) -> PlatformStatus:
+    """A typed snapshot of the process state (no attribute of `Platform` read directly)."""
+    status: PlatformStatus = request.app.state.platform.status()
+    return status
+
+
+CoreDep = Annotated[Core, Depends(get_core)]
+StatusDep = Annotated[PlatformStatus, Depends(get_status)]
 
 
 def require_writer(

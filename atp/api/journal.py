@@ -6,18 +6,16 @@ Telegram Messages" view of the runbook is `/api/alerts/outcomes`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from atp.api import queries
 from atp.api.deps import (
     DECISION_ID_PATTERN,
     EVENT_TYPES_PATTERN,
+    CoreDep,
     Limit,
     Offset,
-    PlatformDep,
     Since,
     SymbolFilter,
     Until,
@@ -28,26 +26,19 @@ from atp.api.schemas import (
     AlertOutcomeOut,
     AuditOut,
     DecisionOut,
+    EventKindOut,
     EventOut,
     OrderOut,
     Outcome,
     ThrottleOut,
 )
-from atp.engine.service import Platform
-from atp.store.models import DECISIONS
+from atp.events import EventKind, catalogue
+
+DECISIONS = ("BUY", "SELL", "WAIT")
 
 router = APIRouter(prefix="/api", tags=["journal"])
 
 DecisionIdFilter = Annotated[str | None, Query(pattern=DECISION_ID_PATTERN)]
-
-
-async def _read(platform: Platform, fn: Callable[..., list[dict[str, Any]]],
-                **kwargs: Any) -> list[dict[str, Any]]:
-    def run() -> list[dict[str, Any]]:
-        with platform.db.sessions() as session:
-            return fn(session, **kwargs)
-
-    return await platform.db.read(run)
 
 
 def _kinds(decision: str | None) -> list[str] | None:
@@ -61,9 +52,21 @@ def _kinds(decision: str | None) -> list[str] | None:
     return kinds
 
 
+def _types(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    known = {k.value for k in EventKind}
+    types = value.split(",")
+    bad = [t for t in types if t not in known]
+    if bad:
+        raise unprocessable(["query", "type"], f"unknown event type(s) {', '.join(bad)}; "
+                            "GET /api/events/kinds lists them")
+    return types
+
+
 @router.get("/decisions", response_model=list[DecisionOut])
 async def decisions(
-    platform: PlatformDep,
+    core: CoreDep,
     symbol: SymbolFilter = None,
     decision: Annotated[str | None, Query(max_length=64, description="e.g. BUY,SELL")] = None,
     since: Since = None,
@@ -73,14 +76,14 @@ async def decisions(
 ) -> list[dict[str, Any]]:
     """Decisions newest first with flags, indicator values and reasons (failure mode 13:
     flips are visible because each decision keeps what it was made from)."""
-    return await _read(platform, queries.decisions, symbol=symbol, kinds=_kinds(decision),
+    return await core.decisions(symbol=symbol, kinds=_kinds(decision),
                        since=aware(since, "since"), until=aware(until, "until"),
                        limit=limit, offset=offset)
 
 
 @router.get("/alerts/outcomes", response_model=list[AlertOutcomeOut])
 async def alert_outcomes(
-    platform: PlatformDep,
+    core: CoreDep,
     since: Since = None,
     outcome: Annotated[Outcome | None, Query()] = None,
     symbol: SymbolFilter = None,
@@ -90,14 +93,14 @@ async def alert_outcomes(
 ) -> list[dict[str, Any]]:
     """The Telegram messages view: each BUY/SELL decision's outcome, its reason, the
     message text and Telegram's message id, newest first."""
-    return await _read(platform, queries.outcomes, since=aware(since, "since"),
+    return await core.outcomes(since=aware(since, "since"),
                        outcome=outcome, symbol=symbol, decision_id=decision_id,
                        limit=limit, offset=offset)
 
 
 @router.get("/events", response_model=list[EventOut])
 async def events(
-    platform: PlatformDep,
+    core: CoreDep,
     type: Annotated[str | None, Query(pattern=EVENT_TYPES_PATTERN,
                                       description="event type(s), comma-separated")] = None,
     symbol: SymbolFilter = None,
@@ -108,34 +111,41 @@ async def events(
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """The event journal, newest first, filtered and paged."""
-    return await _read(platform, queries.events,
-                       types=None if type is None else type.split(","), symbol=symbol,
+    return await core.events(
+         types=_types(type), symbol=symbol,
                        decision_id=decision_id, since=aware(since, "since"),
                        until=aware(until, "until"), limit=limit, offset=offset)
 
 
+@router.get("/events/kinds", response_model=list[EventKindOut])
+async def event_kinds() -> list[dict[str, Any]]:
+    """Every event kind with its default severity and payload fields, as defined once in
+    `atp.events` (the producers and the journal reader use the same classes)."""
+    return catalogue()
+
+
 @router.get("/throttle", response_model=list[ThrottleOut])
-async def throttle(platform: PlatformDep) -> list[dict[str, Any]]:
+async def throttle(core: CoreDep) -> list[dict[str, Any]]:
     """The last accepted alert per (symbol, preset): the input of every throttle verdict."""
-    return await _read(platform, queries.throttle)
+    return await core.throttle()
 
 
 @router.get("/orders", response_model=list[OrderOut])
 async def orders(
-    platform: PlatformDep,
+    core: CoreDep,
     symbol: SymbolFilter = None,
     decision_id: DecisionIdFilter = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Order intents and placed orders, newest first (dry runs included, marked)."""
-    return await _read(platform, queries.orders, symbol=symbol, decision_id=decision_id,
+    return await core.orders(symbol=symbol, decision_id=decision_id,
                        limit=limit, offset=offset)
 
 
 @router.get("/audit", response_model=list[AuditOut])
 async def audit(
-    platform: PlatformDep,
+    core: CoreDep,
     entity: Annotated[Literal["setting", "preset", "watchlist"] | None, Query()] = None,
     entity_key: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
     since: Since = None,
@@ -143,6 +153,6 @@ async def audit(
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Every change to settings, presets and the watchlist: when, who, old → new."""
-    return await _read(platform, queries.audit, entity=entity, entity_key=entity_key,
+    return await core.audit(entity=entity, entity_key=entity_key,
                        since=aware(since, "since"), limit=limit, offset=offset)
 

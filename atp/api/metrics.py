@@ -16,9 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from atp.api import queries
 from atp.engine.monitor import CycleStats
 from atp.engine.service import Platform
+from atp.engine.status import PlatformStatus
 from atp.store.uow import write_errors
 
 router = APIRouter(tags=["monitoring"])
@@ -29,22 +29,27 @@ CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 class _PlatformCollector(Collector):
     """Exports a snapshot the async handler took just before rendering."""
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(self) -> None:
         self.snapshot: dict[str, Any] = {}
+        self.status: PlatformStatus | None = None
 
     def collect(self) -> Iterable[Metric]:
-        p, snap = self.platform, self.snapshot
+        p, snap = self.status, self.snapshot
+        if p is None:
+            return
         yield CounterMetricFamily("atp_scheduler_ticks", "Scheduler ticks since start",
                                   value=p.scheduler_ticks)
         yield CounterMetricFamily("atp_monitor_cycles", "Signal monitor cycles completed",
-                                  value=p.monitor.ticks)
+                                  value=p.monitor_ticks)
         yield CounterMetricFamily("atp_monitor_missed_cycles",
                                   "Cycles skipped because the previous one overran",
                                   value=p.missed_cycles)
         yield CounterMetricFamily("atp_monitor_cycle_errors", "Monitor cycles that failed",
                                   value=p.cycle_errors)
-        ago = p.last_update_seconds_ago()
+        yield CounterMetricFamily("atp_monitor_evaluation_errors",
+                                  "Symbols whose evaluation raised (a bug), since start",
+                                  value=p.evaluation_errors)
+        ago = p.last_update_seconds_ago
         yield GaugeMetricFamily("atp_monitor_last_update_seconds",
                                 "Seconds since the last completed monitor cycle",
                                 value=-1 if ago is None else ago)
@@ -67,33 +72,35 @@ class _PlatformCollector(Collector):
         errors = CounterMetricFamily("atp_exchange_errors",
                                      "Exchange failures recorded since start, by class",
                                      labels=["category"])
-        for category, n in sorted(p.exchange_failures.items()):
+        for category, n in sorted(p.exchange.failures.items()):
             errors.add_metric([category], n)
         yield errors
-        stats = p.outbox.stats
+        stats = p.outbox
         sends = CounterMetricFamily("atp_telegram_sends", "Telegram deliveries, by result",
                                     labels=["result"])
         sends.add_metric(["sent"], stats.sent)
         sends.add_metric(["failed"], stats.failed)
         sends.add_metric(["retry"], stats.retries)
+        sends.add_metric(["system"], stats.system_sent)
         yield sends
-        conflicts = getattr(p.poller, "conflicts", None)
         yield CounterMetricFamily("atp_telegram_conflicts", "getUpdates 409 conflicts",
-                                  value=int(getattr(conflicts, "count", 0)))
+                                  value=p.telegram.conflicts)
+        yield CounterMetricFamily("atp_telegram_unauthorised_dropped",
+                                  "Messages from unknown chats dropped by the rate limit",
+                                  value=p.telegram.unauthorised_dropped)
         db = CounterMetricFamily("atp_db_write_errors",
                                  "Failed database units of work, by operation",
                                  labels=["operation"])
         for name, n in sorted(write_errors.snapshot().items()):
             db.add_metric([name], n)
         yield db
-        watchdog = getattr(p, "watchdog", None)
-        if watchdog is not None:
+        if p.watchdog_gauges:
             checks = GaugeMetricFamily(
                 "atp_integrity_check_status",
                 "Watchdog's last verdict per check: 0 ok, 1 warning, 2 critical, 3 unknown, "
                 "-1 skipped; check=overall is the worst",
                 labels=["check"])
-            for check_id, value in sorted(watchdog.gauges().items()):
+            for check_id, value in sorted(p.watchdog_gauges.items()):
                 checks.add_metric([check_id], value)
             yield checks
 
@@ -104,7 +111,7 @@ class Metrics:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.registry = CollectorRegistry(auto_describe=True)
-        self.collector = _PlatformCollector(platform)
+        self.collector = _PlatformCollector()
         self.registry.register(self.collector)
         self.cycle_seconds = Histogram(
             "atp_monitor_cycle_duration_seconds", "Duration of signal monitor cycles",
@@ -119,11 +126,10 @@ class Metrics:
         if self.observe in self.platform.monitor.on_cycle:
             self.platform.monitor.on_cycle.remove(self.observe)
 
-    def _snapshot(self) -> dict[str, Any]:
+    async def _snapshot(self) -> dict[str, Any]:
         p = self.platform
         now = p.clock.now()
-        with p.db.sessions() as session:
-            counts = queries.summary_counts(session, p.started_at)
+        counts = await p.core.summary_counts(p.started_at)
         oldest = counts["oldest_pending"]
         return {
             "decisions": counts["decisions"],
@@ -133,7 +139,8 @@ class Metrics:
         }
 
     async def render(self) -> bytes:
-        self.collector.snapshot = await self.platform.db.read(self._snapshot)
+        self.collector.status = self.platform.status()
+        self.collector.snapshot = await self._snapshot()
         return generate_latest(self.registry)
 
 

@@ -8,83 +8,73 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from atp.api import queries
-from atp.api.deps import Limit, PlatformDep, Since, aware
+from atp.api.deps import CoreDep, Limit, Since, StatusDep, aware
 from atp.api.schemas import Cycle, Health, Summary
-from atp.engine.service import Platform
+from atp.engine.status import PlatformStatus
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
 
 STALE_AFTER_S = 60.0
 
 
-def health_of(platform: Platform) -> dict[str, Any]:
-    """The verdict from memory only, so it stays fast while a cycle runs (failure mode 10)."""
-    ago = platform.last_update_seconds_ago()
+def health_of(p: PlatformStatus) -> dict[str, Any]:
+    """The verdict from the status snapshot only, so it stays fast while a cycle runs
+    (failure mode 10)."""
+    ago = p.last_update_seconds_ago
     status, reason = "ok", "monitor cycling"
-    if platform.started_at is not None and not platform.running:
+    if p.started_at is not None and not p.running:
         status, reason = "down", "the scheduler is not running"
-    elif platform.monitor.ticks == 0:
+    elif p.monitor_ticks == 0:
         status, reason = "degraded", "no monitor cycle completed yet"
     elif ago is not None and ago > STALE_AFTER_S:
         status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {STALE_AFTER_S:.0f} s)"
     return {
         "status": status,
         "reason": reason,
-        "instance": platform.settings.instance_name,
-        "scheduler_ticks": platform.scheduler_ticks,
-        "signal_monitor_ticks": platform.monitor.ticks,
+        "instance": p.instance,
+        "scheduler_ticks": p.scheduler_ticks,
+        "signal_monitor_ticks": p.monitor_ticks,
         "last_update_seconds_ago": ago,
     }
 
 
 @router.get("/health", response_model=Health)
-async def health(platform: PlatformDep) -> dict[str, Any]:
+async def health(status: StatusDep) -> dict[str, Any]:
     """Liveness plus a one-word verdict (`ok` / `degraded` / `down`) and its reason."""
-    return health_of(platform)
+    return health_of(status)
 
 
 @router.get("/monitoring/summary", response_model=Summary)
-async def summary(platform: PlatformDep) -> dict[str, Any]:
+async def summary(p: StatusDep, core: CoreDep) -> dict[str, Any]:
     """Counters since this instance started, from the same records `atp check` reconciles."""
-    counts = await platform.db.read(_counts, platform)
-    last = platform.monitor.last
+    counts = await core.summary_counts(p.started_at)
+    last = p.last_cycle
     return {
-        "instance": platform.settings.instance_name,
-        "started_at": platform.started_at,
-        "scheduler_ticks": platform.scheduler_ticks,
-        "signal_monitor_ticks": platform.monitor.ticks,
-        "last_update_seconds_ago": platform.last_update_seconds_ago(),
+        "instance": p.instance,
+        "started_at": p.started_at,
+        "scheduler_ticks": p.scheduler_ticks,
+        "signal_monitor_ticks": p.monitor_ticks,
+        "last_update_seconds_ago": p.last_update_seconds_ago,
         "last_cycle_id": None if last is None else last.cycle_id,
         "last_cycle_duration_ms": None if last is None else round(last.duration_ms, 1),
         "last_cycle_symbols": None if last is None else last.symbols,
         "last_cycle_processed": None if last is None else last.processed,
         "last_cycle_skipped": None if last is None else last.skipped,
-        "missed_cycles": platform.missed_cycles,
-        "cycle_errors": platform.cycle_errors,
+        "missed_cycles": p.missed_cycles,
+        "cycle_errors": p.cycle_errors,
+        "evaluation_errors": p.evaluation_errors,
         "decision_counts": counts["decisions"],
         "alert_outcome_counts": counts["outcomes"],
         "outbox_pending": counts["outbox_pending"],
-        "decision_flips": dict(platform.monitor.flips),
+        "decision_flips": dict(p.decision_flips),
     }
 
 
-def _counts(platform: Platform) -> dict[str, Any]:
-    with platform.db.sessions() as session:
-        return queries.summary_counts(session, platform.started_at)
-
-
 @router.get("/monitoring/cycles", response_model=list[Cycle])
-async def cycles(platform: PlatformDep, since: Since = None,
+async def cycles(core: CoreDep, since: Since = None,
                  limit: Limit = 100) -> list[dict[str, Any]]:
     """Monitor cycles, newest first: gaps and lag show a stalled or overrunning monitor."""
-    start = aware(since, "since")
-    return await platform.db.read(_cycles, platform, start, limit)
-
-
-def _cycles(platform: Platform, since: Any, limit: int) -> list[dict[str, Any]]:
-    with platform.db.sessions() as session:
-        return queries.cycles(session, since, limit)
+    return await core.cycles(aware(since, "since"), limit)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN
+from atp.events import EventKind
 
 Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
 HealthStatus = Literal["ok", "degraded", "down"]
@@ -46,6 +47,7 @@ class Summary(BaseModel):
     last_cycle_skipped: int | None
     missed_cycles: int
     cycle_errors: int
+    evaluation_errors: int = Field(0, description="symbols whose evaluation raised (a bug)")
     decision_counts: dict[str, int]
     alert_outcome_counts: dict[str, int]
     outbox_pending: int
@@ -101,15 +103,31 @@ class AlertOutcomeOut(BaseModel):
 
 
 class EventOut(BaseModel):
+    """One journal event; `payload`'s fields per `type` are listed by
+    `GET /api/events/kinds` (defined once, in `atp.events`)."""
+
     id: int
     at: datetime
-    type: str
+    type: EventKind
     severity: str
     symbol: str | None
     decision_id: str | None
     instance: str
     message: str
     payload: dict[str, Any]
+
+
+class EventFieldOut(BaseModel):
+    name: str
+    type: str
+    default: Any = None
+
+
+class EventKindOut(BaseModel):
+    kind: EventKind
+    doc: str
+    default_severity: str
+    payload: list[EventFieldOut]
 
 
 class ThrottleOut(BaseModel):
@@ -157,7 +175,8 @@ class AuditOut(BaseModel):
 
 
 class CoinOut(BaseModel):
-    """One watchlist symbol with what the engine returned for it in the last cycle."""
+    """One watchlist symbol with its latest stored decision (the one record every
+    channel shows)."""
 
     symbol: str
     enabled: bool
@@ -174,7 +193,9 @@ class CoinOut(BaseModel):
     reasons: list[str]
     price: float | None
     price_age_seconds: float | None
-    error: str | None = Field(None, description="why the symbol is unknown this cycle")
+    decided_at: datetime | None = Field(None, description="when the decision was recorded")
+    decision_age_seconds: float | None = None
+    error: str | None = Field(None, description="`disabled`, or why there is no decision")
 
 
 class CandleOut(BaseModel):
@@ -221,6 +242,9 @@ class TelegramState(BaseModel):
     sent: int
     failed: int
     retries: int
+    system_sent: int = Field(0, description="system (watchdog) messages delivered")
+    unauthorised_dropped: int = Field(
+        0, description="messages from unknown chats dropped by the rate limit")
     outbox_pending: int
     oldest_pending_age_seconds: float | None
 

@@ -29,25 +29,26 @@ def _with_database(action: Callable[[str], T]) -> tuple[str, T]:
     url = settings_or_exit().database_url
     # Imported late: alembic and the models cost ~0.5 s that other commands shouldn't pay.
     from alembic.util.exc import CommandError
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from atp.config import mask_url
+    from atp.store.errors import StoreError, StoreUrlError, translated
     from atp.store.migrate import MigrationError
 
     shown = mask_url(url)
     try:
-        return shown, action(url)
+        with translated():
+            return shown, action(url)
     except CommandError as exc:
         fail(f"Migration failed on {shown}: {exc}")
     except MigrationError as exc:
         fail(f"Migration failed on {shown}: {exc}")
-    except ArgumentError as exc:
+    except StoreUrlError as exc:
         fail(
             f"DATABASE_URL is not usable ({_first_line(exc)}); "
             "fix: set DATABASE_URL to sqlite:///path/to/atp.db or "
             "postgresql://user@host:5432/dbname"
         )
-    except SQLAlchemyError as exc:
+    except StoreError as exc:
         fail(f"Cannot use the database at {shown}: {_first_line(exc)}; fix: {_fix_for(url)}")
     except ModuleNotFoundError as exc:
         fail(

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from atp.domain.alerts import blocking_flag
 from atp.domain.throttle import Side, accept, throttle_verdict
+from atp.events import AlertBlocked, AlertPending, AlertThrottled, Event
 from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
 from atp.store import repository as repo
-from atp.store.journal import append_event
-from atp.store.models import DecisionRow
+from atp.store.database import Database
+from atp.store.errors import StoreError
+from atp.store.journal import record as record_event
 from atp.store.repository import WatchItem
-from atp.store.uow import UnitOfWork, write_errors
+from atp.store.uow import UnitOfWork
 from atp.telegram.format import format_alert
 
 log = get_logger("atp.alerts")
@@ -58,7 +55,7 @@ class AlertFaults:
 
 @dataclass
 class AlertPipeline:
-    sessions: sessionmaker[Session]
+    db: Database
     instance: str
     chat_id: str | None
     alerts_enabled: bool = True
@@ -86,27 +83,27 @@ class AlertPipeline:
             # What a crash between decision and alert looks like: nothing is recorded.
             return [AlertResult(r.decision_id, "DROPPED", "fault alert-drop") for r, _ in batch]
         results: list[AlertResult | Exception] = []
-        with UnitOfWork(self.sessions, "alert_pipeline") as uow:
+        with self.db.unit("alert_pipeline") as uow:
             for record, item in batch:
                 runs = dict(self._blocked_runs)
                 try:
-                    with uow.session.begin_nested():
-                        results.append(self._process(uow.session, record, item, now))
-                except SQLAlchemyError as exc:
-                    write_errors.increment("alert_pipeline")
+                    with uow.savepoint():
+                        results.append(self._process(uow, record, item, now))
+                except StoreError as exc:
                     self._blocked_runs = runs  # the savepoint's in-memory effects go too
                     results.append(exc)
         return results
 
     def _process(
-        self, session: Session, record: DecisionRecord, item: WatchItem, now: datetime
+        self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem, now: datetime
     ) -> AlertResult:
         flag = blocking_flag(item.flags, record.side)
         if flag is None and (not self.alerts_enabled or not self.chat_id):
             flag = "ALERTS_ENABLED" if not self.alerts_enabled else "TELEGRAM_CHAT_ID"
         if flag is not None:
-            return self._blocked(session, record, flag, now)
+            return self._blocked(uow, record, flag, now)
         self._blocked_runs.pop(record.symbol, None)
+        session = uow.session
         last = repo.get_throttle(session, record.symbol, record.preset)
         price = record.price or 0.0
         verdict = throttle_verdict(
@@ -116,18 +113,19 @@ class AlertPipeline:
         if not verdict.allowed:
             assert last is not None  # a first alert is never throttled
             # The state the verdict was made from, so `atp check` can recompute it.
-            state = {"last_side": last.side, "last_alerted_at": last.alerted_at.isoformat(),
-                     "last_price": last.price, "price": price,
-                     "cooldown_minutes": item.preset.cooldown_minutes,
-                     "min_price_change_pct": item.preset.min_price_change_pct}
-            self._outcome(session, record, "THROTTLED", verdict.reason, now, payload=state)
+            state = AlertThrottled(
+                side=record.side, last_side=last.side,
+                last_alerted_at=last.alerted_at.isoformat(), last_price=last.price,
+                price=price, cooldown_minutes=item.preset.cooldown_minutes,
+                min_price_change_pct=item.preset.min_price_change_pct)
+            self._outcome(uow, record, "THROTTLED", verdict.reason, now, state)
             log_marker(log, ALERT_THROTTLED, symbol=record.symbol, side=record.side,
                        reason=verdict.reason, decision_id=record.decision_id)
             return AlertResult(record.decision_id, "THROTTLED", verdict.reason)
         repo.save_throttle(session, record.symbol, record.preset,
                            accept(record.side, price, now), record.decision_id)
-        self._outcome(session, record, "PENDING", verdict.reason, now,
-                      payload={"throttle": verdict.reason})
+        self._outcome(uow, record, "PENDING", verdict.reason, now,
+                      AlertPending(side=record.side, throttle=verdict.reason))
         assert self.chat_id is not None
         text = format_alert(
             symbol=record.symbol, side=record.side, price=record.price, preset=record.preset,
@@ -139,34 +137,29 @@ class AlertPipeline:
         return AlertResult(record.decision_id, "PENDING", verdict.reason)
 
     def _blocked(
-        self, session: Session, record: DecisionRecord, flag: str, now: datetime
+        self, uow: UnitOfWork, record: DecisionRecord, flag: str, now: datetime
     ) -> AlertResult:
         run = self._blocked_runs.get(record.symbol)
         if run is not None and run[:2] == (record.side, flag):
-            session.execute(
-                update(DecisionRow)
-                .where(DecisionRow.id == record.decision_id)
-                .values(alert_ref=run[2])
-            )
+            repo.set_alert_ref(uow.session, record.decision_id, run[2])
             return AlertResult(record.decision_id, "COVERED", f"blocked run of {run[2]}")
         reason = f"{flag} is off" if flag.islower() else f"{flag} not set"
-        self._outcome(session, record, "BLOCKED", reason, now, payload={"flag": flag})
+        self._outcome(uow, record, "BLOCKED", reason, now,
+                      AlertBlocked(side=record.side, flag=flag))
         self._blocked_runs[record.symbol] = (record.side, flag, record.decision_id)
         log_marker(log, ALERT_EMIT, symbol=record.symbol, side=record.side, status="blocked",
                    decision_id=record.decision_id, reason=reason)
         return AlertResult(record.decision_id, "BLOCKED", reason)
 
     def _outcome(
-        self, session: Session, record: DecisionRecord, outcome: str, reason: str,
-        now: datetime, payload: dict[str, Any] | None = None,
+        self, uow: UnitOfWork, record: DecisionRecord, outcome: str, reason: str,
+        now: datetime, event: Event,
     ) -> None:
+        session = uow.session
         repo.record_outcome(
             session, decision_id=record.decision_id, symbol=record.symbol, side=record.side,
             preset=record.preset, outcome=outcome, reason=reason, price=record.price,
             origin=self.instance, at=now,
         )
-        append_event(
-            session, f"alert_{outcome.lower()}", at=now, instance=self.instance,
-            severity="info", symbol=record.symbol, decision_id=record.decision_id,
-            message=reason, payload={"side": record.side, **(payload or {})},
-        )
+        record_event(session, event, at=now, instance=self.instance, symbol=record.symbol,
+                     decision_id=record.decision_id, message=reason)

@@ -1,141 +1,330 @@
-"""The one core every channel calls: Telegram commands (and, later, the API) read here.
+"""The application core: every channel's reads and writes go through here.
 
-Answers come from the journal and the stored decisions (what the engine returned), never
-from a second copy of the rules (failure mode 3).
+API routers, the dashboard (through the API), Telegram commands and the CLI only
+translate their input into a call of `Core` and its answer into their format. The core
+validates (with the domain's rules), audits and commits each change in one unit of work,
+and serves read models built from the stored records — the latest stored decision per
+symbol is what every channel shows (one record; failure mode 3), never a process's memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
+from atp.domain.candles import Candles
+from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
+from atp.domain.presets import Preset, PresetError, apply_overrides
 from atp.engine.clock import Clock
-from atp.engine.db import Database
-from atp.store.models import AuditLogRow, DecisionRow, WatchlistRow
-from atp.store.uow import UnitOfWork
+from atp.events import SystemMessageQueued
+from atp.store import configuration as rows
+from atp.store import queries
+from atp.store import repository as repo
+from atp.store.database import Database
+from atp.store.journal import record
+
+LIVE_TRADING = "live_trading"
+ALERT_FLAG_FIELDS = {"buy": "buy_alert_enabled", "sell": "sell_alert_enabled",
+                     "all": "alert_enabled"}
+
+Loc = list[str | int]
 
 
-def latest_decisions(session: Any) -> list[DecisionRow]:
-    """The newest decision per symbol."""
-    newest = (
-        select(DecisionRow.symbol, func.max(DecisionRow.created_at).label("at"))
-        .group_by(DecisionRow.symbol)
-        .subquery()
+class CoreError(Exception):
+    """A request the core refuses; `loc` names the field (FastAPI's error shape)."""
+
+    def __init__(self, message: str, loc: Loc | None = None) -> None:
+        super().__init__(message)
+        self.message, self.loc = message, loc
+
+
+class NotFound(CoreError):
+    pass
+
+
+class Conflict(CoreError):
+    pass
+
+
+class Invalid(CoreError):
+    pass
+
+
+Listed = Callable[[str], Awaitable[bool | None]]
+
+
+@dataclass
+class Core:
+    """One instance per process, shared by every channel."""
+
+    db: Database
+    clock: Clock
+    instance: str
+    chat_id: str | None = None
+    listed: Listed | None = None  # does the exchange list this instrument? None = unknown
+    candles: Callable[[str], Candles | None] | None = None  # the market data service's
+    wake_outbox: Callable[[], None] | None = None
+
+    # ── writes ─────────────────────────────────────────────────────────────────────────
+
+    async def add_symbol(self, values: dict[str, Any], author: str) -> dict[str, Any]:
+        """Watch a new symbol: one row per symbol (failure mode 12), an instrument the
+        exchange lists, a known preset and overrides valid on top of it."""
+        symbol = values["symbol"]
+        if self.listed is not None and await self.listed(symbol) is False:
+            raise Invalid(f"{symbol} is not an instrument the exchange lists; check the "
+                          "spelling (BASE_QUOTE, e.g. BTC_USDT)", ["body", "symbol"])
+
+        def write() -> dict[str, Any]:
+            with self.db.unit("core_watchlist") as uow:
+                if rows.watch_row(uow.session, symbol) is not None:
+                    raise Conflict(f"{symbol} is already on the watchlist", ["body", "symbol"])
+                self._check_preset(uow.session, values["preset"], values.get("overrides") or {})
+                return rows.insert_watch_row(uow.session, values, author, self.clock.now())
+
+        return await self.db.run(write)
+
+    async def update_symbol(self, symbol: str, changes: dict[str, Any],
+                            author: str) -> dict[str, Any]:
+        """Change a symbol's switches, preset or overrides; audited per field."""
+
+        def write() -> dict[str, Any]:
+            with self.db.unit("core_watchlist") as uow:
+                current = rows.watch_row(uow.session, symbol)
+                if current is None:
+                    raise NotFound(f"{symbol} is not on the watchlist")
+                if "preset" in changes or "overrides" in changes:
+                    self._check_preset(uow.session, changes.get("preset", current["preset"]),
+                                       changes.get("overrides", current["overrides"] or {}))
+                return rows.update_watch_row(uow.session, symbol, changes, author,
+                                             self.clock.now())
+
+        return await self.db.run(write)
+
+    async def remove_symbol(self, symbol: str, author: str) -> None:
+        def write() -> bool:
+            with self.db.unit("core_watchlist") as uow:
+                return rows.delete_watch_row(uow.session, symbol, author, self.clock.now())
+
+        if not await self.db.run(write):
+            raise NotFound(f"{symbol} is not on the watchlist")
+
+    async def set_alert_flag(self, symbol: str, side: str, on: bool,
+                             author: str) -> dict[str, Any]:
+        """Telegram's `/alerts SYMBOL buy off`: the same audited write as the API's."""
+        field = ALERT_FLAG_FIELDS.get(side)
+        if field is None:
+            raise Invalid(f"side must be one of {', '.join(ALERT_FLAG_FIELDS)}", ["side"])
+        return await self.update_symbol(symbol, {field: on}, author)
+
+    async def update_preset(self, name: str, changes: dict[str, Any],
+                            author: str) -> dict[str, Any]:
+        """Edit preset thresholds, validated by the domain's preset rules, audited."""
+
+        def write() -> dict[str, Any]:
+            with self.db.unit("core_presets") as uow:
+                current = rows.preset(uow.session, name)
+                if current is None:
+                    raise NotFound(f"no preset named {name!r}")
+                updated = _validated(current, changes, ["body"])
+                return rows.update_preset_row(uow.session, updated, author, self.clock.now())
+
+        return await self.db.run(write)
+
+    async def set_live_trading(self, on: bool, author: str) -> dict[str, Any]:
+        """The one switch between dry-run and live orders (business-rules §6), audited."""
+
+        def write() -> dict[str, Any]:
+            with self.db.unit("core_settings") as uow:
+                return rows.set_setting(uow.session, LIVE_TRADING, on, author,
+                                        self.clock.now())
+
+        return await self.db.run(write)
+
+    async def notify_system(self, source: str, text: str) -> bool:
+        """A system message (the watchdog's, for one) through the same durable outbox as
+        alerts, journaled as such — never counted or logged as an alert. False when no
+        chat is configured (nothing to send to)."""
+        chat_id = self.chat_id
+        if not chat_id:
+            return False
+
+        def write() -> None:
+            now = self.clock.now()
+            with self.db.unit("core_system_message") as uow:
+                repo.enqueue(uow.session, kind="watchdog", chat_id=chat_id, text=text,
+                             origin=self.instance, at=now)
+                record(uow.session, SystemMessageQueued(source=source), at=now,
+                       instance=self.instance, message=text.splitlines()[0][:200])
+
+        await self.db.run(write)
+        if self.wake_outbox is not None:
+            self.wake_outbox()
+        return True
+
+    def _check_preset(self, session: Any, preset: str, overrides: dict[str, Any]) -> None:
+        base = rows.preset(session, preset)
+        if base is None:
+            names = ", ".join(rows.preset_names(session))
+            raise Invalid(f"unknown preset {preset!r} (known: {names})", ["body", "preset"])
+        _validated(base, overrides, ["body", "overrides"])
+
+    # ── reads ──────────────────────────────────────────────────────────────────────────
+
+    async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            with self.db.sessions() as session:
+                return fn(session, *args, **kwargs)
+
+        return await self.db.read(run)
+
+    async def watchlist(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.watchlist, symbol)
+        return result
+
+    async def presets(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.presets)
+        return result
+
+    async def stored_settings(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.settings)
+        return result
+
+    async def live_trading(self) -> bool:
+        return await self._read(rows.get_setting, LIVE_TRADING) is True
+
+    async def coins(self) -> list[dict[str, Any]]:
+        """Every watchlist symbol with its latest stored decision: the one record that
+        the API, the dashboard, Telegram's /signals and `atp check` all show. A disabled
+        symbol shows as disabled, with no decision (none made after the change shows)."""
+
+        def read(session: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+            watch = queries.watchlist(session)
+            enabled = [w["symbol"] for w in watch if w["enabled"]]
+            return watch, queries.latest_decisions(session, enabled)
+
+        watch, latest = await self._read(read)
+        now = self.clock.now()
+        return [coin_view(row, latest.get(row["symbol"]), now) for row in watch]
+
+    async def decisions(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.decisions, **filters)
+        return result
+
+    async def outcomes(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.outcomes, **filters)
+        return result
+
+    async def events(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.events, **filters)
+        return result
+
+    async def throttle(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.throttle)
+        return result
+
+    async def orders(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.orders, **filters)
+        return result
+
+    async def audit(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.audit, **filters)
+        return result
+
+    async def cycles(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.cycles, since, limit)
+        return result
+
+    async def summary_counts(self, since: datetime | None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._read(queries.summary_counts, since)
+        return result
+
+    async def lease(self, name: str) -> tuple[str | None, datetime | None]:
+        result: tuple[str | None, datetime | None] = await self._read(
+            queries.lease_holder, name, self.clock.now())
+        return result
+
+    async def outbox_depth(self) -> tuple[int, datetime | None]:
+        result: tuple[int, datetime | None] = await self._read(queries.outbox_depth)
+        return result
+
+    async def last_exchange_failure_at(self) -> datetime | None:
+        result: datetime | None = await self._read(queries.last_exchange_failure_at)
+        return result
+
+    async def chart(self, symbol: str, limit: int) -> dict[str, Any] | None:
+        """The chart of one symbol: candles from the market data service (the ones the
+        monitor evaluates), the decision from the record; None when there are none."""
+        candles = self.candles(symbol) if self.candles is not None else None
+        if candles is None or len(candles) == 0:
+            return None
+        latest = await self._read(queries.latest_decisions, [symbol])
+        decision = latest.get(symbol)
+        return chart_view(symbol, candles, decision, limit)
+
+
+def _validated(base: Preset, changes: dict[str, Any], loc: Loc) -> Preset:
+    try:
+        return apply_overrides(base, changes)
+    except PresetError as exc:
+        field, why = next(iter(exc.problems.items()))
+        raise Invalid(f"{field}: {why}", [*loc, field]) from None
+
+
+def coin_view(row: dict[str, Any], decision: dict[str, Any] | None,
+              now: datetime) -> dict[str, Any]:
+    """One top-coins entry: the watchlist row and its latest stored decision."""
+    item: dict[str, Any] = {
+        k: row[k] for k in ("symbol", "enabled", "preset", "alert_enabled",
+                            "buy_alert_enabled", "sell_alert_enabled", "trade_enabled")
+    }
+    item.update(decision_id=None, decision=None, buy_index=None, flags={}, indicators={},
+                reasons=[], price=None, price_age_seconds=None, decided_at=None,
+                decision_age_seconds=None, error=None)
+    if not row["enabled"]:
+        item["error"] = "disabled"
+        return item
+    if decision is None:
+        item["error"] = "not evaluated yet"
+        return item
+    indicators = dict(decision.get("indicators") or {})
+    item.update(
+        decision_id=decision["id"], decision=decision["decision"],
+        buy_index=decision["buy_index"], flags=dict(decision.get("flags") or {}),
+        indicators=indicators, reasons=list(decision.get("reasons") or []),
+        price=decision.get("price"), decided_at=decision["created_at"],
+        decision_age_seconds=round((now - decision["created_at"]).total_seconds(), 3),
     )
-    query = select(DecisionRow).join(
-        newest, (DecisionRow.symbol == newest.c.symbol) & (DecisionRow.created_at == newest.c.at)
-    ).order_by(DecisionRow.symbol)
-    seen: dict[str, DecisionRow] = {}
-    for row in session.scalars(query):
-        seen.setdefault(row.symbol, row)
-    return list(seen.values())
+    age = decision.get("price_age_seconds", indicators.get("price_age_seconds"))
+    if isinstance(age, int | float):
+        item["price_age_seconds"] = round(float(age), 3)
+    return item
 
 
-def set_alert_flag(
-    session: Any, symbol: str, field: str, on: bool, author: str, now: datetime
-) -> bool:
-    """Switch one alert flag of a watchlist row, audited; False when the symbol is unknown."""
-    row = session.scalars(select(WatchlistRow).where(WatchlistRow.symbol == symbol)).first()
-    if row is None:
-        return False
-    old = getattr(row, field)
-    if old != on:
-        setattr(row, field, on)
-        row.updated_at = now
-        session.add(AuditLogRow(at=now, author=author, entity="watchlist", entity_key=symbol,
-                                field=field, old_value=old, new_value=on))
-    return True
+def chart_view(symbol: str, c: Candles, decision: dict[str, Any] | None,
+               limit: int) -> dict[str, Any]:
+    """Candles with the MA50 / MA200 / EMA10 lines drawn by the domain's own definitions."""
+    import math
 
-
-class PlatformCore:
-    """Implements the Telegram `CommandCore` over the database and the live platform."""
-
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        status_text: Callable[[], str],
-        balance: Callable[[], Any] | None = None,
-    ) -> None:
-        self.db, self.clock = db, clock
-        self._status_text = status_text
-        self._balance = balance
-
-    async def status(self) -> str:
-        return self._status_text()
-
-    async def signals(self) -> str:
-        rows = await self.db.read(self._latest)
-        if not rows:
-            return "No decisions yet."
-        lines = ["Latest decisions:"]
-        for symbol, decision, index, price in rows:
-            lines.append(f"{symbol}: {decision} (buy index {index}, price {price})")
-        return "\n".join(lines)
-
-    def _latest(self) -> list[tuple[str, str, int, float | None]]:
-        with UnitOfWork(self.db.sessions, "read_signals") as uow:
-            return [(r.symbol, r.decision, r.buy_index, r.price)
-                    for r in latest_decisions(uow.session)]
-
-    async def watchlist(self) -> str:
-        rows = await self.db.read(self._watchlist)
-        if not rows:
-            return "The watchlist is empty."
-        return "Watchlist:\n" + "\n".join(rows)
-
-    def _watchlist(self) -> list[str]:
-        with UnitOfWork(self.db.sessions, "read_watchlist") as uow:
-            rows = uow.session.scalars(select(WatchlistRow).order_by(WatchlistRow.symbol))
-            return [
-                f"{r.symbol}: {r.preset}{'' if r.enabled else ' (disabled)'}"
-                f"{' trade ' + format(r.trade_amount_usd, 'g') + ' USD' if r.trade_enabled else ''}"
-                for r in rows
-            ]
-
-    async def alerts(self, symbol: str | None, side: str | None, on: bool | None) -> str:
-        if symbol is not None and side is not None and on is not None:
-            field = f"{side}_alert_enabled"
-            ok = await self.db.run(self._toggle, symbol, field, on)
-            if not ok:
-                return f"{symbol} is not on the watchlist."
-        rows = await self.db.read(self._flags, symbol)
-        if not rows:
-            return f"{symbol} is not on the watchlist." if symbol else "The watchlist is empty."
-        return "\n".join(rows)
-
-    def _toggle(self, symbol: str, field: str, on: bool) -> bool:
-        with UnitOfWork(self.db.sessions, "watchlist") as uow:
-            return set_alert_flag(uow.session, symbol, field, on, "telegram", self.clock.now())
-
-    def _flags(self, symbol: str | None) -> list[str]:
-        def mark(v: bool) -> str:
-            return "on" if v else "off"
-
-        with UnitOfWork(self.db.sessions, "read_watchlist") as uow:
-            query = select(WatchlistRow).order_by(WatchlistRow.symbol)
-            if symbol:
-                query = query.where(WatchlistRow.symbol == symbol)
-            return [
-                f"{r.symbol}: alerts {mark(r.alert_enabled)}, buy {mark(r.buy_alert_enabled)}, "
-                f"sell {mark(r.sell_alert_enabled)}"
-                for r in uow.session.scalars(query)
-            ]
-
-    async def balance(self) -> str:
-        if self._balance is None:
-            return "No exchange credentials configured."
-        balances = await self._balance()
-        if not balances:
-            return "No balances."
-        lines = ["Balances:"]
-        for ccy, amounts in sorted(balances.items()):
-            total = amounts.get("total", 0.0) if isinstance(amounts, dict) else amounts
-            lines.append(f"{ccy}: {total:g}")
-        return "\n".join(lines)
-
-    async def portfolio(self) -> str:
-        return await self.balance()
+    overlays = {
+        f"ma{MA_SHORT}": average_series(c.close, "sma", MA_SHORT),
+        f"ma{MA_LONG}": average_series(c.close, "sma", MA_LONG),
+        f"ema{EMA_PERIOD}": average_series(c.close, "ema", EMA_PERIOD),
+    }
+    start = max(0, len(c) - limit)
+    # JSON has no NaN: a malformed candle is left out of the picture, not a 500
+    keep = [i for i in range(start, len(c))
+            if all(math.isfinite(float(a[i])) for a in (c.open, c.high, c.low, c.close, c.volume))]
+    return {
+        "symbol": symbol,
+        "decision_id": None if decision is None else decision["id"],
+        "decision": None if decision is None else decision["decision"],
+        "candles": [
+            {"t": int(c.timestamp[i]), "o": float(c.open[i]), "h": float(c.high[i]),
+             "l": float(c.low[i]), "c": float(c.close[i]), "v": float(c.volume[i])}
+            for i in keep
+        ],
+        "overlays": {name: [values[i] for i in keep] for name, values in overlays.items()},
+    }

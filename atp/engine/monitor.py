@@ -16,19 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert
-
 from atp.domain.signals import Decision, evaluate
 from atp.engine.alerts import AlertPipeline, AlertResult, DecisionRecord
 from atp.engine.clock import Clock
-from atp.engine.db import Database
 from atp.engine.ports import MarketData, MarketSnapshot
+from atp.events import MonitorCycle, SymbolSkipped
 from atp.logging import MONITOR, STRATEGY, get_logger, log_marker, log_markers
 from atp.store import repository as repo
-from atp.store.journal import append_event
-from atp.store.models import DecisionRow
+from atp.store.database import Database
+from atp.store.journal import record
 from atp.store.repository import WatchItem
-from atp.store.uow import UnitOfWork
 
 LOGGER = "atp.monitor"
 log = get_logger(LOGGER)
@@ -70,9 +67,6 @@ class SignalMonitor:
     last: CycleStats | None = None
     flips: Counter[str] = field(default_factory=Counter)
     _previous: dict[str, str] = field(default_factory=dict)
-    latest: dict[str, tuple[str, Decision | None, MarketSnapshot | None]] = field(
-        default_factory=dict
-    )
     # Called with each finished cycle's stats (e.g. /metrics' duration histogram).
     on_cycle: list[Callable[[CycleStats], None]] = field(default_factory=list)
 
@@ -112,11 +106,11 @@ class SignalMonitor:
     # ── steps ──────────────────────────────────────────────────────────────────────────
 
     def _watchlist(self) -> list[WatchItem]:
-        with UnitOfWork(self.db.sessions, "monitor_watchlist") as uow:
+        with self.db.unit("monitor_watchlist") as uow:
             return repo.load_watchlist(uow.session)
 
     def _start(self, started: datetime, symbols: int) -> int:
-        with UnitOfWork(self.db.sessions, "monitor_cycles") as uow:
+        with self.db.unit("monitor_cycles") as uow:
             return repo.start_cycle(uow.session, started, symbols, self.instance)
 
     def _evaluate(
@@ -138,18 +132,17 @@ class SignalMonitor:
                 )
             except Exception as exc:  # one symbol's bug must not stop the cycle
                 error = f"evaluation failed: {type(exc).__name__}: {exc}"
-        self.latest[item.symbol] = (decision_id, decision, snap)
         return _Evaluated(item, decision_id, decision, error)
 
     def _store(self, cycle_id: int, evaluated: list[_Evaluated], now: datetime) -> None:
         lines: list[tuple[str, dict[str, object]]] = []
         rows: list[dict[str, object]] = []
-        with UnitOfWork(self.db.sessions, "decisions") as uow:
+        with self.db.unit("decisions") as uow:
             for e in evaluated:
                 if e.decision is None:
-                    append_event(uow.session, "symbol_skipped", at=now, instance=self.instance,
-                                 severity="warning", symbol=e.item.symbol,
-                                 message=e.error or "unknown", payload={"cycle": cycle_id})
+                    record(uow.session, SymbolSkipped(cycle=cycle_id), at=now,
+                           instance=self.instance, symbol=e.item.symbol,
+                           message=e.error or "unknown", severity="warning")
                     log_marker(log, MONITOR, "warning", cycle=cycle_id, symbol=e.item.symbol,
                                status="skipped", reason=e.error)
                     continue
@@ -169,10 +162,7 @@ class SignalMonitor:
                     "decision_id": e.decision_id, "preset": d.preset,
                     "buy_index": d.buy_index, **d.flags,
                 }))
-            if rows:
-                # One executemany: the ORM's per-object bookkeeping for 1,000 rows a cycle
-                # kept the GIL from the API's event loop for tens of milliseconds.
-                uow.session.execute(insert(DecisionRow), rows)
+            repo.insert_decisions(uow.session, rows)
         log_markers(LOGGER, lines)
 
     async def _alerts(self, evaluated: list[_Evaluated], now: datetime) -> list[AlertResult]:
@@ -217,13 +207,11 @@ class SignalMonitor:
         return results
 
     def _finish(self, stats: CycleStats) -> None:
-        with UnitOfWork(self.db.sessions, "monitor_cycles") as uow:
+        with self.db.unit("monitor_cycles") as uow:
             repo.finish_cycle(uow.session, stats.cycle_id, stats.finished_at, stats.duration_ms,
                               stats.processed, stats.skipped, stats.lag_ms)
-            append_event(uow.session, "monitor_cycle", at=stats.finished_at,
-                         instance=self.instance, message=f"cycle {stats.cycle_id}",
-                         payload={"cycle": stats.cycle_id, "symbols": stats.symbols,
-                                  "processed": stats.processed, "skipped": stats.skipped,
-                                  "duration_ms": round(stats.duration_ms, 1),
-                                  "lag_ms": round(stats.lag_ms, 1),
-                                  "decisions": stats.decisions})
+            record(uow.session, MonitorCycle(
+                cycle=stats.cycle_id, symbols=stats.symbols, processed=stats.processed,
+                skipped=stats.skipped, duration_ms=round(stats.duration_ms, 1),
+                lag_ms=round(stats.lag_ms, 1), decisions=dict(stats.decisions),
+            ), at=stats.finished_at, instance=self.instance, message=f"cycle {stats.cycle_id}")

@@ -13,15 +13,21 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from atp.engine.clock import Clock
-from atp.engine.db import Database
 from atp.engine.ports import AlertSender
-from atp.logging import ALERT_EMIT, get_logger, log_marker
-from atp.store import repository as repo
-from atp.store.journal import append_event
-from atp.store.models import AlertOutcomeRow, OutboxRow
+from atp.events import (
+    AlertFailed,
+    AlertRetry,
+    AlertSent,
+    Event,
+    SystemMessageFailed,
+    SystemMessageRetry,
+    SystemMessageSent,
+)
+from atp.logging import ALERT_EMIT, WATCHDOG, get_logger, log_marker
+from atp.store import outbox as rows
+from atp.store.database import Database
+from atp.store.journal import record
 from atp.store.uow import UnitOfWork
 from atp.telegram.errors import PermanentSendError, SendError, TransientSendError
 from atp.telegram.lease import Lease
@@ -40,15 +46,7 @@ def backoff_seconds(attempts: int, retry_after: float | None) -> float:
     return float(min(MAX_BACKOFF_S, 2 ** max(0, attempts - 1)))
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
-    id: int
-    decision_id: str | None
-    chat_id: str
-    text: str
-    attempts: int
-    symbol: str | None
-    side: str | None
+_Message = rows.DueMessage
 
 
 @dataclass
@@ -56,6 +54,7 @@ class OutboxStats:
     sent: int = 0
     failed: int = 0
     retries: int = 0
+    system_sent: int = 0
     last_send_at: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
@@ -119,20 +118,8 @@ class OutboxWorker:
                     await asyncio.wait_for(self.wake.wait(), timeout=idle_seconds)
 
     def _due(self, now: datetime, limit: int) -> list[_Message]:
-        with UnitOfWork(self.db.sessions, "outbox_read") as uow:
-            rows = repo.due_messages(uow.session, now, limit)
-            ids = [r.decision_id for r in rows if r.decision_id]
-            sides = {
-                o.decision_id: (o.symbol, o.side)
-                for o in uow.session.scalars(
-                    select(AlertOutcomeRow).where(AlertOutcomeRow.decision_id.in_(ids))
-                )
-            } if ids else {}
-            return [
-                _Message(r.id, r.decision_id, r.chat_id, r.text, r.attempts,
-                         *sides.get(r.decision_id or "", (None, None)))
-                for r in rows
-            ]
+        with self.db.unit("outbox_read") as uow:
+            return rows.due(uow.session, now, limit)
 
     async def _deliver(self, message: _Message) -> None:
         if not self.production or self.sender is None:
@@ -159,20 +146,23 @@ class OutboxWorker:
     def _sent(
         self, message: _Message, message_id: int | None, now: datetime, note: str | None
     ) -> None:
-        with UnitOfWork(self.db.sessions, "outbox_sent") as uow:
-            row = uow.session.get(OutboxRow, message.id)
-            if row is None or row.status != "pending":
+        with self.db.unit("outbox_sent") as uow:
+            attempts = rows.mark_sent(uow.session, message, message_id, now, note)
+            if attempts is None:
                 return
-            row.status, row.message_id, row.sent_at = "sent", message_id, now
-            row.attempts += 1
-            if message.decision_id:
-                repo.finish_outcome(uow.session, message.decision_id, "SENT", now,
-                                    message_id=message_id, reason=note)
-            append_event(uow.session, "alert_sent", at=now, instance=self.instance,
-                         symbol=message.symbol, decision_id=message.decision_id,
-                         message=note or f"message {message_id}",
-                         payload={"message_id": message_id, "attempts": row.attempts,
-                                  "chat_id": message.chat_id})
+            event: Event = (
+                AlertSent(message_id=message_id, attempts=attempts, chat_id=message.chat_id)
+                if message.is_alert else
+                SystemMessageSent(source=message.kind, message_id=message_id,
+                                  attempts=attempts))
+            self._record(uow, event, message, now, note or f"message {message_id}")
+        if not message.is_alert:
+            # A system message (the watchdog's) has a marker of its own: log-based tools
+            # count ALERT_EMIT_FINAL lines as alerts.
+            self.stats.system_sent += 1
+            log_marker(log, WATCHDOG, kind=message.kind, status="success",
+                       message_id=message_id)
+            return
         self.stats.sent += 1
         self.stats.last_send_at = now
         side = (message.side or "").lower()
@@ -180,42 +170,43 @@ class OutboxWorker:
                    decision_id=message.decision_id, message_id=message_id,
                    call=f"send_{side}_signal" if side else "send_message")
 
+    def _record(self, uow: UnitOfWork, event: Event, message: _Message, now: datetime,
+                text: str) -> None:
+        record(uow.session, event, at=now, instance=self.instance,
+               symbol=message.symbol, decision_id=message.decision_id, message=text)
+
     def _retry(self, message: _Message, exc: TransientSendError, now: datetime) -> None:
         attempts = message.attempts + 1
         delay = backoff_seconds(attempts, exc.retry_after)
-        with UnitOfWork(self.db.sessions, "outbox_retry") as uow:
-            row = uow.session.get(OutboxRow, message.id)
-            if row is None or row.status != "pending":
+        with self.db.unit("outbox_retry") as uow:
+            if not rows.mark_retry(uow.session, message, attempts, exc.reason,
+                                   now + timedelta(seconds=delay)):
                 return
-            row.attempts = attempts
-            row.last_error = exc.reason
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            append_event(uow.session, "alert_retry", at=now, instance=self.instance,
-                         severity="warning", symbol=message.symbol,
-                         decision_id=message.decision_id, message=exc.reason,
-                         payload={"attempts": attempts, "retry_in_s": delay,
-                                  "kind": str(exc.kind)})
+            event: Event = (
+                AlertRetry(attempts=attempts, retry_in_s=delay, kind=str(exc.kind))
+                if message.is_alert else
+                SystemMessageRetry(source=message.kind, attempts=attempts, retry_in_s=delay,
+                                   kind=str(exc.kind)))
+            self._record(uow, event, message, now, exc.reason)
         self.stats.retries += 1
         self._note_error(exc, now)
-        log.warning("alert delivery delayed", decision_id=message.decision_id,
-                    reason=exc.reason, attempts=attempts, retry_in_s=delay)
+        log.warning("message delivery delayed", decision_id=message.decision_id,
+                    kind=message.kind, reason=exc.reason, attempts=attempts,
+                    retry_in_s=delay)
 
     def _failed(self, message: _Message, exc: SendError, now: datetime) -> None:
-        with UnitOfWork(self.db.sessions, "outbox_failed") as uow:
-            row = uow.session.get(OutboxRow, message.id)
-            if row is None or row.status != "pending":
+        with self.db.unit("outbox_failed") as uow:
+            if not rows.mark_failed(uow.session, message, exc.reason, now):
                 return
-            row.status, row.last_error = "failed", exc.reason
-            row.attempts += 1
-            if message.decision_id:
-                repo.finish_outcome(uow.session, message.decision_id, "FAILED", now,
-                                    error=exc.reason)
-            append_event(uow.session, "alert_failed", at=now, instance=self.instance,
-                         severity="error", symbol=message.symbol,
-                         decision_id=message.decision_id, message=exc.reason,
-                         payload={"kind": str(exc.kind)})
-        self.stats.failed += 1
+            event: Event = (AlertFailed(kind=str(exc.kind)) if message.is_alert else
+                            SystemMessageFailed(source=message.kind, kind=str(exc.kind)))
+            self._record(uow, event, message, now, exc.reason)
         self._note_error(exc, now)
+        if not message.is_alert:
+            log_marker(log, WATCHDOG, "error", kind=message.kind, status="failed",
+                       error=exc.reason)
+            return
+        self.stats.failed += 1
         side = (message.side or "").lower()
         log_marker(log, ALERT_EMIT, "error", symbol=message.symbol, side=message.side,
                    status="failed", decision_id=message.decision_id, error=exc.reason,

@@ -14,23 +14,43 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from atp.config import Settings
 from atp.engine.alerts import AlertFaults, AlertPipeline
 from atp.engine.clock import Clock, SystemClock
-from atp.engine.core import PlatformCore
-from atp.engine.db import Database
+from atp.engine.commands import CommandAnswers
+from atp.engine.core import Core
 from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
 from atp.engine.ports import AlertSender, MarketData, MarketSnapshot
+from atp.engine.status import (
+    CycleStatus,
+    ExchangeFailureStatus,
+    ExchangeStatus,
+    OutboxStatus,
+    PlatformStatus,
+    TelegramStatus,
+)
+from atp.events import (
+    Event,
+    ExchangeFailureEvent,
+    MonitorCycleFailed,
+    PlatformStarted,
+    TelegramPollerEvent,
+    TelegramTokenChecked,
+)
 from atp.logging import get_logger
-from atp.store.journal import append_event
-from atp.store.uow import UnitOfWork
+from atp.store.database import Database
+from atp.store.journal import record
 from atp.telegram.errors import PermanentSendError, TransientSendError
 from atp.telegram.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from atp.exchange.client import ExchangeClient
+    from atp.telegram.poller import TelegramPoller
 
 log = get_logger("atp.service")
 
@@ -44,6 +64,10 @@ class ExchangeMarketData:
     def __init__(self, service: Any, clock: Clock, time_scale: float = 1.0) -> None:
         """`time_scale`: market seconds per real second (the demo's accelerated market)."""
         self.service, self.clock, self.time_scale = service, clock, time_scale
+
+    def candles(self, symbol: str) -> Any:
+        """The closed candles the monitor evaluates (the chart draws these)."""
+        return self.service.candles(symbol)
 
     async def snapshot(self, symbols: Sequence[str]) -> dict[str, MarketSnapshot]:
         snap = await self.service.refresh(list(symbols))
@@ -101,6 +125,10 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(0.001)
 
 
+class Gauges(Protocol):
+    def gauges(self) -> dict[str, int]: ...
+
+
 @dataclass
 class PlatformFaults:
     monitor_stall: bool = False
@@ -113,18 +141,18 @@ class Platform:
     market: MarketData
     sender: AlertSender | None
     clock: Clock = field(default_factory=SystemClock)
-    exchange_client: Any = None
+    exchange_client: ExchangeClient | None = None
     faults: PlatformFaults = field(default_factory=PlatformFaults)
     scheduler_ticks: int = 0
     started_at: datetime | None = None
-    poller: Any = None
-    watchdog: Any = None  # the in-service integrity watchdog, when the API serves it
+    poller: TelegramPoller | None = None
+    watchdog: Gauges | None = None  # the in-service integrity watchdog, when served
 
     def __post_init__(self) -> None:
         s = self.settings
         self.db = Database(s.database_url)
         self.pipeline = AlertPipeline(
-            self.db.sessions, s.instance_name, s.telegram_chat_id, s.alerts_enabled,
+            self.db, s.instance_name, s.telegram_chat_id, s.alerts_enabled,
             AlertFaults(drop_outcomes=self.faults.alert_drop),
         )
         self.monitor = SignalMonitor(self.db, self.market, self.pipeline, self.clock,
@@ -138,7 +166,12 @@ class Platform:
         balance = self.exchange_client.fetch_balance if (
             self.exchange_client is not None and self.exchange_client.has_credentials
         ) else None
-        self.core = PlatformCore(self.db, self.clock, self.status_text, balance)
+        self.core = Core(self.db, self.clock, s.instance_name,
+                         chat_id=s.telegram_chat_id if s.alerts_enabled else None,
+                         listed=self._listed if self.exchange_client is not None else None,
+                         candles=getattr(self.market, "candles", None),
+                         wake_outbox=self.outbox.wake.set)
+        self.commands = CommandAnswers(self.core, self.status, balance)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._cycle: asyncio.Task[None] | None = None
@@ -155,8 +188,8 @@ class Platform:
     async def start(self, telegram_poller: bool = True) -> None:
         tune_interpreter()
         self.started_at = self.clock.now()
-        await self.db.run(self._event, "platform_started", "platform started",
-                          {"production": self.settings.production})
+        await self.db.run(self._event, PlatformStarted(production=self.settings.production),
+                          "platform started")
         await self.check_telegram_token()
         self._stop.clear()
         self._tasks = [
@@ -172,7 +205,7 @@ class Platform:
 
             lease = DbLease(self.db, POLLER_LEASE, self.settings.instance_name, self.clock)
             self.poller = TelegramPoller.from_settings(
-                self.settings, core=self.core, lease=lease, on_event=self._poller_event,
+                self.settings, core=self.commands, lease=lease, on_event=self._poller_event,
                 poll_timeout=5.0, lease_renew_interval=10.0,
             )
             await self.poller.start()
@@ -212,11 +245,8 @@ class Platform:
             self.telegram_identity = {"token_valid": None, "error": exc.reason}
         else:
             self.telegram_identity = {"token_valid": True, "bot_username": username}
-        valid = self.telegram_identity["token_valid"]
-        await self.db.run(self._event, "telegram_token_checked",
-                          str(self.telegram_identity.get("error") or "getMe ok"),
-                          dict(self.telegram_identity),
-                          "info" if valid else "error" if valid is False else "warning")
+        await self.db.run(self._event, TelegramTokenChecked(**self.telegram_identity),
+                          str(self.telegram_identity.get("error") or "getMe ok"))
 
     # ── scheduler ──────────────────────────────────────────────────────────────────────
 
@@ -247,40 +277,42 @@ class Platform:
             log.error("monitor cycle failed", error=f"{type(exc).__name__}: {exc}",
                       exc_info=True)
             with contextlib.suppress(Exception):
-                await self.db.run(self._event, "monitor_cycle_failed",
-                                  f"{type(exc).__name__}: {exc}", {}, "error")
+                error = f"{type(exc).__name__}: {exc}"
+                await self.db.run(self._event, MonitorCycleFailed(error=error), error)
 
     # ── journal helpers ────────────────────────────────────────────────────────────────
 
-    def _event(self, type: str, message: str, payload: dict[str, Any],
-               severity: str = "info") -> None:
-        with UnitOfWork(self.db.sessions, "events") as uow:
-            append_event(uow.session, type, at=self.clock.now(),
-                         instance=self.settings.instance_name,
-                         severity=severity,  # type: ignore[arg-type]
-                         message=message, payload=payload)
+    def _event(self, event: Event, message: str) -> None:
+        with self.db.unit("events") as uow:
+            record(uow.session, event, at=self.clock.now(),
+                   instance=self.settings.instance_name, message=message)
 
     async def _poller_event(self, event: Any) -> None:
-        severity = "warning" if "conflict" in str(event.kind) else "info"
-        if str(event.kind).endswith(("unauthorised_command", "poll_error", "command_failed")):
-            severity = "warning"
-        await self.db.run(self._event, str(event.kind), event.detail,
-                          {"chat_id": event.chat_id}, severity)
+        await self.db.run(self._event, TelegramPollerEvent(poller_kind=str(event.kind),
+                                                           chat_id=event.chat_id),
+                          event.detail)
+
+    async def _listed(self, symbol: str) -> bool | None:
+        """Whether the exchange lists `symbol` (None when it cannot say right now)."""
+        client = self.exchange_client
+        if client is None:
+            return None
+        try:
+            await client.ensure_markets()
+        except Exception:  # the exchange is down: let the monitor say so per cycle
+            return None
+        return bool(client.is_listed(symbol))
 
     def on_exchange_failure(self, failure: Any) -> None:
         """The exchange adapter's error sink: a typed event per failure (the adapter
         already wrote its `[CRYPTO_AUTH_DIAG]` / error log line)."""
         self.exchange_failures[str(failure.category)] += 1
-        payload = failure.as_event() if hasattr(failure, "as_event") else {}
-        severity = "error" if failure.category in ("auth", "proxy") else "warning"
+        event = ExchangeFailureEvent(**failure.as_event())
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self.db.run(
-            self._event, f"exchange_{failure.category}", str(failure.diagnosis), payload,
-            severity,
-        ))
+        task = loop.create_task(self.db.run(self._event, event, str(failure.diagnosis)))
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
 
@@ -288,6 +320,7 @@ class Platform:
         """A private call now and then, so a revoked key or a broken proxy shows up before
         an order needs it (runbook step h: "last private call succeeded")."""
         client = self.exchange_client
+        assert client is not None
         while not self._stop.is_set():
             try:
                 await client.fetch_balance()
@@ -309,22 +342,58 @@ class Platform:
             return None
         return (self.clock.now() - last.finished_at).total_seconds()
 
-    def status_text(self) -> str:
-        last = self.monitor.last
-        ago = self.last_update_seconds_ago()
-        lines = [f"ATP {self.settings.instance_name}"]
-        if last is None:
-            lines.append("Monitor: no cycle completed yet")
-        else:
-            lines.append(
-                f"Monitor: cycle {last.cycle_id}, {last.symbols} symbols, "
-                f"{last.duration_ms:.0f} ms, {ago:.0f} s ago"
-            )
-            lines.append("Decisions: " + ", ".join(f"{k} {v}" for k, v in
-                                                  sorted(last.decisions.items())))
-        stats = self.outbox.stats
-        lines.append(f"Alerts: {stats.sent} sent, {stats.failed} failed, "
-                     f"{stats.retries} retries")
-        if self.poller is not None:
-            lines.append(f"Telegram 409 conflicts: {self.poller.conflicts.count}")
-        return "\n".join(lines)
+    def status(self) -> PlatformStatus:
+        """A typed snapshot of the process state for every channel."""
+        s, last, stats = self.settings, self.monitor.last, self.outbox.stats
+        poller = self.poller
+        pstatus = poller.status if poller is not None else None
+        conflicts = poller.conflicts if poller is not None else None
+        client = self.exchange_client
+        failure = None if client is None else client.last_failure
+        ok_at = None if client is None else client.last_private_ok
+        return PlatformStatus(
+            instance=s.instance_name,
+            started_at=self.started_at,
+            running=self.running,
+            scheduler_ticks=self.scheduler_ticks,
+            monitor_ticks=self.monitor.ticks,
+            last_cycle=None if last is None else CycleStatus(
+                last.cycle_id, last.finished_at, last.duration_ms, last.symbols,
+                last.processed, last.skipped, dict(last.decisions)),
+            last_update_seconds_ago=self.last_update_seconds_ago(),
+            missed_cycles=self.missed_cycles,
+            cycle_errors=self.cycle_errors,
+            evaluation_errors=int(getattr(self.monitor, "evaluation_errors", 0)),
+            decision_flips=dict(self.monitor.flips),
+            outbox=OutboxStatus(stats.sent, stats.failed, stats.retries, stats.system_sent,
+                                stats.last_send_at, stats.last_error, stats.last_error_at,
+                                self.outbox.holding_lease),
+            telegram=TelegramStatus(
+                token_configured=s.telegram_bot_token is not None,
+                chat_configured=bool(s.telegram_chat_id),
+                alerts_enabled=s.alerts_enabled,
+                production=s.production,
+                token_valid=self.telegram_identity.get("token_valid"),
+                bot_username=self.telegram_identity.get("bot_username"),
+                polling=bool(pstatus is not None and pstatus.polling),
+                holding_lease=bool(pstatus is not None and pstatus.holding_lease),
+                conflicts=0 if conflicts is None else conflicts.count,
+                conflict_last_at=None if conflicts is None else conflicts.last_at,
+                conflict_last_description=(None if conflicts is None
+                                           else conflicts.last_description),
+                unauthorised_dropped=int(getattr(poller, "unauthorised_dropped", 0)),
+            ),
+            exchange=ExchangeStatus(
+                credentials_configured=(client.has_credentials if client is not None
+                                        else s.has_exchange_credentials),
+                proxy_in_use=(client.proxy_in_use if client is not None
+                              else s.exchange_proxy_url is not None),
+                last_private_ok_at=(None if ok_at is None
+                                    else datetime.fromtimestamp(ok_at, UTC)),
+                last_failure=None if failure is None else ExchangeFailureStatus(
+                    str(failure.category), str(failure.kind), failure.code,
+                    str(failure.diagnosis), str(failure.fix)),
+                failures=dict(self.exchange_failures),
+            ),
+            watchdog_gauges=dict(self.watchdog.gauges()) if self.watchdog is not None else {},
+        )

@@ -9,7 +9,7 @@ optional dead-man's-switch URL, so an external monitor notices when ATP itself i
 
 Plugging in (the Platform / API own the lifecycle):
 
-    watchdog = Watchdog(f"http://127.0.0.1:{port}", notify=outbox_notifier(...),
+    watchdog = Watchdog(f"http://127.0.0.1:{port}", notify=text_sink,
                         log_file=settings.log_file, deadman_url=settings.deadman_url)
     await watchdog.start() … await watchdog.stop()
     app.state.integrity = integrity_endpoint(base_url, log_file)  # GET /api/monitoring/integrity
@@ -62,25 +62,6 @@ def integrity_endpoint(base_url: str, log_file: str | None = None
         return (await evaluate_inside(base_url, log_file)).as_dict()
 
     return report
-
-
-def outbox_notifier(db: Any, chat_id: str, origin: str,
-                    now: Callable[[], datetime]) -> Notify:
-    """Enqueue a `watchdog` message in the durable outbox (the path alerts take), so an
-    outage delays the watchdog's message instead of losing it. `db` is the platform's
-    `Database` (its writer thread); this is the watchdog's one write."""
-    from atp.store import repository as repo
-    from atp.store.uow import UnitOfWork
-
-    def write(text: str) -> None:
-        with UnitOfWork(db.sessions, "watchdog") as uow:
-            repo.enqueue(uow.session, kind="watchdog", chat_id=chat_id, text=text,
-                         origin=origin, at=now())
-
-    async def notify(text: str) -> None:
-        await db.run(write, text)
-
-    return notify
 
 
 def message(report: Report, origin: str) -> str:

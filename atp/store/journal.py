@@ -9,21 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atp.events import Event, EventKind, Severity, kind_of, parse
 from atp.store.models import SEVERITIES, EventRow
-
-Severity = Literal["info", "warning", "error"]
 
 MAX_QUERY_LIMIT = 10_000
 
 
+def record(
+    session: Session,
+    event: Event,
+    *,
+    at: datetime,
+    instance: str,
+    symbol: str | None = None,
+    decision_id: str | None = None,
+    message: str = "",
+    severity: Severity | None = None,
+) -> EventRow:
+    """Add one typed event (`atp.events`) to the session: its kind and payload become the
+    row, so readers get the same class back through `typed`."""
+    return append_event(session, kind_of(event), at=at, instance=instance,
+                        severity=severity or event.severity(), symbol=symbol,
+                        decision_id=decision_id, message=message, payload=event.payload())
+
+
+def typed(row: EventRow) -> Event | None:
+    """A stored row as its typed event (None for a kind this release does not know)."""
+    return parse(row.type, row.payload or {})
+
+
 def append_event(
     session: Session,
-    type: str,
+    type: EventKind,
     *,
     at: datetime,
     instance: str,
@@ -41,7 +63,7 @@ def append_event(
         raise ValueError("event type must not be empty")
     event = EventRow(
         at=at,
-        type=type,
+        type=str(type),
         severity=severity,
         symbol=symbol,
         decision_id=decision_id,

@@ -11,8 +11,10 @@ stayed empty for days. Here a failed unit rolls back, is counted in `write_error
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 
 from sqlalchemy.exc import SQLAlchemyError, StatementError
@@ -81,6 +83,19 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("UnitOfWork.session used outside its `with` block")
         return self._session
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: a database error inside rolls back only this part,
+        is counted under the unit's name and leaves as `StoreError`."""
+        from atp.store.errors import StoreError
+
+        try:
+            with self.session.begin_nested():
+                yield
+        except SQLAlchemyError as exc:
+            write_errors.increment(self.name or table_of(exc) or "unknown")
+            raise StoreError(f"{type(exc).__name__}: {exc}") from exc
 
     def __enter__(self) -> UnitOfWork:
         if self._session is not None:

@@ -1,7 +1,8 @@
-"""Read-only queries the API serves, each a function of a `Session` returning plain dicts.
+"""Read models: read-only queries, each a function of a `Session` returning plain dicts.
 
-They run in a worker thread (`Database.read`), never on the event loop, and read the same
-rows the engine wrote: the API holds no copy of any rule or counter of its own.
+The application core (`atp.engine.core`) serves them to every channel; they run in a
+worker thread (`Database.read`), never on the event loop, and read the same rows the
+engine wrote: no channel holds a copy of any rule or counter of its own.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ WATCHLIST_FIELDS = ("symbol", "exchange", "enabled", "alert_enabled", "buy_alert
                     "sell_alert_enabled", "preset", "overrides", "trade_enabled",
                     "trade_amount_usd", "buy_target", "created_at", "updated_at")
 PRESET_FIELDS = ("name", *repo.PRESET_FIELDS, "updated_at", "updated_by")
+
+
+def latest_decisions(session: Session, symbols: Sequence[str] | None = None
+                     ) -> dict[str, dict[str, Any]]:
+    """The newest stored decision per symbol (what every channel shows: one record)."""
+    newest = select(DecisionRow.symbol, func.max(DecisionRow.created_at).label("at"))
+    if symbols is not None:
+        if not symbols:
+            return {}
+        newest = newest.where(DecisionRow.symbol.in_(list(symbols)))
+    sub = newest.group_by(DecisionRow.symbol).subquery()
+    query = select(DecisionRow).join(
+        sub, (DecisionRow.symbol == sub.c.symbol) & (DecisionRow.created_at == sub.c.at)
+    ).order_by(DecisionRow.symbol, DecisionRow.id)
+    seen: dict[str, dict[str, Any]] = {}
+    for row in session.scalars(query):
+        seen.setdefault(row.symbol, _columns(row, DECISION_FIELDS))
+    return seen
 
 
 def cycles(session: Session, since: datetime | None, limit: int) -> list[dict[str, Any]]:
@@ -173,6 +192,17 @@ def summary_counts(session: Session, since: datetime | None) -> dict[str, Any]:
         "outbox_pending": pending,
         "oldest_pending": oldest,
     }
+
+
+def lease_holder(session: Session, name: str, now: datetime
+                 ) -> tuple[str | None, datetime | None]:
+    from atp.store.leases import holder
+
+    return holder(session, name, now)
+
+
+def outbox_depth(session: Session) -> tuple[int, datetime | None]:
+    return repo.outbox_depth(session)
 
 
 def last_exchange_failure_at(session: Session) -> datetime | None:

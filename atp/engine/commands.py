@@ -1,0 +1,105 @@
+"""Telegram's commands as calls of the one core: each answer is translated to text here.
+
+The bot (`atp.telegram.poller`) moves text between Telegram and this `CommandCore`;
+what /signals says is `Core.coins()` — the same record the API and the dashboard show —
+and `/alerts SYMBOL buy off` is `Core.set_alert_flag`, the API's audited write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from atp.engine.core import Core, CoreError
+from atp.engine.status import PlatformStatus
+
+
+def status_text(status: PlatformStatus) -> str:
+    last = status.last_cycle
+    lines = [f"ATP {status.instance}"]
+    if last is None:
+        lines.append("Monitor: no cycle completed yet")
+    else:
+        ago = status.last_update_seconds_ago or 0.0
+        lines.append(f"Monitor: cycle {last.cycle_id}, {last.symbols} symbols, "
+                     f"{last.duration_ms:.0f} ms, {ago:.0f} s ago")
+        lines.append("Decisions: " + ", ".join(f"{k} {v}" for k, v in
+                                              sorted(last.decisions.items())))
+    o = status.outbox
+    lines.append(f"Alerts: {o.sent} sent, {o.failed} failed, {o.retries} retries")
+    if status.telegram.polling or status.telegram.conflicts:
+        lines.append(f"Telegram 409 conflicts: {status.telegram.conflicts}")
+    return "\n".join(lines)
+
+
+class CommandAnswers:
+    """Implements the bot's `CommandCore` over `Core` (author "telegram" on writes)."""
+
+    def __init__(self, core: Core, status: Callable[[], PlatformStatus],
+                 balance: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.core, self._status, self._balance = core, status, balance
+
+    async def status(self) -> str:
+        return status_text(self._status())
+
+    async def signals(self) -> str:
+        coins = await self.core.coins()
+        if not coins:
+            return "The watchlist is empty."
+        lines = ["Latest decisions:"]
+        for c in coins:
+            if c["decision"] is None:
+                lines.append(f"{c['symbol']}: {c['error'] or 'no decision yet'}")
+                continue
+            line = (f"{c['symbol']}: {c['decision']} (buy index {c['buy_index']}, "
+                    f"price {c['price']})")
+            unknown = [r for r in c["reasons"] if "unknown" in r or "stale" in r
+                       or r.startswith("no ")]
+            if c["decision"] == "WAIT" and unknown:
+                line += f" — {unknown[0]}"
+            lines.append(f"{line} · {str(c['decision_id'])[:8]}")
+        return "\n".join(lines)
+
+    async def watchlist(self) -> str:
+        rows = await self.core.watchlist()
+        if not rows:
+            return "The watchlist is empty."
+        def line(r: dict[str, Any]) -> str:
+            trade = f" trade {r['trade_amount_usd']:g} USD" if r["trade_enabled"] else ""
+            return f"{r['symbol']}: {r['preset']}{'' if r['enabled'] else ' (disabled)'}{trade}"
+
+        return "Watchlist:\n" + "\n".join(line(r) for r in rows)
+
+    async def alerts(self, symbol: str | None, side: str | None, on: bool | None) -> str:
+        if symbol is not None and side is not None and on is not None:
+            try:
+                await self.core.set_alert_flag(symbol, side, on, "telegram")
+            except CoreError as exc:
+                return exc.message
+        rows = await self.core.watchlist(symbol)
+        if not rows:
+            return f"{symbol} is not on the watchlist." if symbol else "The watchlist is empty."
+
+        def mark(v: bool) -> str:
+            return "on" if v else "off"
+
+        return "\n".join(
+            f"{r['symbol']}: alerts {mark(r['alert_enabled'])}, buy "
+            f"{mark(r['buy_alert_enabled'])}, sell {mark(r['sell_alert_enabled'])}"
+            for r in rows
+        )
+
+    async def balance(self) -> str:
+        if self._balance is None:
+            return "No exchange credentials configured."
+        balances = await self._balance()
+        if not balances:
+            return "No balances."
+        lines = ["Balances:"]
+        for ccy, amounts in sorted(balances.items()):
+            total = amounts.get("total", 0.0) if isinstance(amounts, dict) else amounts
+            lines.append(f"{ccy}: {total:g}")
+        return "\n".join(lines)
+
+    async def portfolio(self) -> str:
+        return await self.balance()

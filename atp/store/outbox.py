@@ -1,0 +1,87 @@
+"""The outbox rows: messages that wait in the database until Telegram confirms them.
+
+An alert's row and its outcome change together (SENT / FAILED in the same transaction as
+the row), so the record never says "pending" for a delivered alert or the reverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atp.store import repository as repo
+from atp.store.models import AlertOutcomeRow, OutboxRow
+
+
+@dataclass(frozen=True, slots=True)
+class DueMessage:
+    id: int
+    decision_id: str | None
+    chat_id: str
+    text: str
+    attempts: int
+    symbol: str | None
+    side: str | None
+    kind: str = "alert"
+
+    @property
+    def is_alert(self) -> bool:
+        return self.kind == "alert"
+
+
+def due(session: Session, now: datetime, limit: int) -> list[DueMessage]:
+    pending = repo.due_messages(session, now, limit)
+    ids = [r.decision_id for r in pending if r.decision_id]
+    sides = {
+        o.decision_id: (o.symbol, o.side)
+        for o in session.scalars(
+            select(AlertOutcomeRow).where(AlertOutcomeRow.decision_id.in_(ids)))
+    } if ids else {}
+    out = []
+    for r in pending:
+        symbol, side = sides.get(r.decision_id or "", (None, None))
+        out.append(DueMessage(r.id, r.decision_id, r.chat_id, r.text, r.attempts, symbol, side,
+                              r.kind))
+    return out
+
+
+def _pending(session: Session, message_id: int) -> OutboxRow | None:
+    row = session.get(OutboxRow, message_id)
+    return row if row is not None and row.status == "pending" else None
+
+
+def mark_sent(session: Session, message: DueMessage, message_id: int | None, now: datetime,
+              note: str | None) -> int | None:
+    """The row (and its alert's outcome) as sent; its attempts, or None if not pending."""
+    row = _pending(session, message.id)
+    if row is None:
+        return None
+    row.status, row.message_id, row.sent_at = "sent", message_id, now
+    row.attempts += 1
+    if message.decision_id and message.is_alert:
+        repo.finish_outcome(session, message.decision_id, "SENT", now,
+                            message_id=message_id, reason=note)
+    return row.attempts
+
+
+def mark_retry(session: Session, message: DueMessage, attempts: int, error: str,
+               next_at: datetime) -> bool:
+    row = _pending(session, message.id)
+    if row is None:
+        return False
+    row.attempts, row.last_error, row.next_attempt_at = attempts, error, next_at
+    return True
+
+
+def mark_failed(session: Session, message: DueMessage, error: str, now: datetime) -> bool:
+    row = _pending(session, message.id)
+    if row is None:
+        return False
+    row.status, row.last_error = "failed", error
+    row.attempts += 1
+    if message.decision_id and message.is_alert:
+        repo.finish_outcome(session, message.decision_id, "FAILED", now, error=error)
+    return True
