@@ -102,16 +102,17 @@ async def test_top_coins_is_what_the_engine_returned(api: Api) -> None:
     rows = (await api.client.get("/api/market/top-coins-data")).json()
     assert [r["symbol"] for r in rows] == sorted(SYMBOLS)
     by = {r["symbol"]: r for r in rows}
-    for symbol, (decision_id, decision, snap) in api.platform.monitor.latest.items():
-        assert decision is not None and snap is not None
+    stored = (await api.client.get("/api/decisions", params={"limit": 1000})).json()
+    newest: dict[str, dict[str, object]] = {}
+    for d in stored:  # newest first
+        newest.setdefault(str(d["symbol"]), d)
+    assert set(newest) == set(SYMBOLS)
+    for symbol, d in newest.items():
         row = by[symbol]
-        assert row["decision_id"] == decision_id
-        assert row["decision"] == decision.decision
-        assert row["flags"] == decision.flags
-        assert row["buy_index"] == decision.buy_index
-        assert row["indicators"] == decision.indicators.to_dict()
-        assert row["price"] == snap.price
-    assert by["AAA_USDT"]["price_age_seconds"] == 30.0  # the fixture's clock moved 30 s
+        assert row["decision_id"] == d["id"]
+        for key in ("decision", "flags", "buy_index", "indicators", "price", "reasons"):
+            assert row[key] == d[key], key
+    assert by["AAA_USDT"]["decision_age_seconds"] == 30.0  # the fixture's clock moved 30 s
 
 
 async def test_candles_with_overlays_aligned(api: Api) -> None:

@@ -31,6 +31,11 @@ class ScriptedMarket:
         self.mode: dict[str, str] = {}
         self.price: dict[str, float] = {}
         self.broken: set[str] = set()
+        self._candles: dict[str, Candles] = {}
+
+    def candles(self, symbol: str) -> Candles | None:
+        """The candles of the last snapshot (what the chart draws)."""
+        return self._candles.get(symbol)
 
     def set(self, symbol: str, mode: str, price: float = 100.0) -> None:
         self.mode[symbol], self.price[symbol] = mode, price
@@ -52,6 +57,7 @@ class ScriptedMarket:
             ts = np.arange(n, dtype=np.int64) * 3_600_000
             candles = Candles(ts, close.copy(), close * 1.001, close * 0.999, close,
                               np.full(n, 10.0))
+            self._candles[symbol] = candles
             out[symbol] = MarketSnapshot(symbol, candles, price, self.clock.now())
         return out
 

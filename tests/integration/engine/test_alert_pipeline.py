@@ -149,7 +149,7 @@ async def test_second_pollers_409_never_delays_a_send(make_platform, clock, tg):
 
     p = make_platform({"AAA_USDT": "down"})
     lease = DbLease(p.db, "telegram-poller", "test-1", clock)
-    poller = TelegramPoller(TOKEN, core=p.core, lease=lease, allowed_chat_ids=[str(CHAT)],
+    poller = TelegramPoller(TOKEN, core=p.commands, lease=lease, allowed_chat_ids=[str(CHAT)],
                             api_base=tg.base_url, poll_timeout=1, retry_interval=0.05,
                             max_retry_interval=0.1)
     await tg.set_fault("conflict")

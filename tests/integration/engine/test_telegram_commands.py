@@ -15,7 +15,7 @@ from tests.integration.engine.conftest import CHAT, TOKEN
 async def test_status_signals_and_alert_toggle(make_platform, clock, tg):
     p = make_platform({"AAA_USDT": "down"})
     await p.monitor.run_cycle()
-    poller = TelegramPoller(TOKEN, core=p.core, lease=DbLease(p.db, "tg", "test-1", clock),
+    poller = TelegramPoller(TOKEN, core=p.commands, lease=DbLease(p.db, "tg", "test-1", clock),
                             allowed_chat_ids=[str(CHAT)], api_base=tg.base_url,
                             poll_timeout=1)
     await poller.start()

@@ -12,8 +12,8 @@ import httpx
 from sqlalchemy import select
 
 from atp.integrity.report import CheckResult, Report, Status
-from atp.integrity.watchdog import Watchdog, outbox_notifier
-from atp.store.models import OutboxRow
+from atp.integrity.watchdog import Watchdog
+from atp.store.models import EventRow, OutboxRow
 
 
 def report(**statuses: Status) -> Report:
@@ -84,26 +84,30 @@ async def test_watchdog_task_starts_and_stops_without_waiting() -> None:
     assert dog.evaluations >= 1
 
 
-class _Db:
-    """The two members of the platform's `Database` the notifier uses."""
+async def test_messages_go_through_the_durable_outbox_via_the_core(migrated_db: Any) -> None:
+    """The watchdog's message is the core's system message: queued in the outbox as
+    `watchdog`, journaled as `system_message_queued` (never as an alert)."""
+    from atp.engine.clock import ManualClock
+    from atp.engine.core import Core
+    from atp.store.database import Database
 
-    def __init__(self, sessions: Any) -> None:
-        self.sessions = sessions
+    db = Database(migrated_db.url)
+    core = Core(db, ManualClock(datetime(2026, 1, 1, tzinfo=UTC)), "prod", chat_id="42")
+    try:
+        async def notify(text: str) -> None:
+            await core.notify_system("watchdog", text)
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
-
-
-async def test_messages_go_through_the_durable_outbox(migrated_db: Any) -> None:
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    notify = outbox_notifier(_Db(migrated_db.session_factory), "42", "prod", lambda: at)
-    dog = Watchdog("http://unused", notify, origin="prod", evaluator=scripted(CRIT))
-    await dog.evaluate_once()
+        dog = Watchdog("http://unused", notify, origin="prod", evaluator=scripted(CRIT))
+        await dog.evaluate_once()
+    finally:
+        db.close()
     with migrated_db.session_factory() as session:
         rows = list(session.scalars(select(OutboxRow)))
+        events = [(e.type, e.payload) for e in session.scalars(select(EventRow))]
     assert [(r.kind, r.chat_id, r.status, r.origin) for r in rows] == [
         ("watchdog", "42", "pending", "prod")]
     assert rows[0].text.startswith("❌ ATP watchdog [prod]: CRITICAL")
+    assert events == [("system_message_queued", {"source": "watchdog"})]
 
 
 async def test_integrity_endpoint_and_watchdog_read_the_api_over_http() -> None:
