@@ -15,19 +15,18 @@ from atp.engine.service import Platform
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
 
-STALE_AFTER_S = 60.0
-
 
 def health_of(platform: Platform) -> dict[str, Any]:
     """The verdict from memory only, so it stays fast while a cycle runs (failure mode 10)."""
     ago = platform.last_update_seconds_ago()
+    stale_after = platform.settings.limits.cycle_stale_after_seconds
     status, reason = "ok", "monitor cycling"
     if platform.started_at is not None and not platform.running:
         status, reason = "down", "the scheduler is not running"
     elif platform.monitor.ticks == 0:
         status, reason = "degraded", "no monitor cycle completed yet"
-    elif ago is not None and ago > STALE_AFTER_S:
-        status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {STALE_AFTER_S:.0f} s)"
+    elif ago is not None and ago > stale_after:
+        status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {stale_after:.0f} s)"
     return {
         "status": status,
         "reason": reason,

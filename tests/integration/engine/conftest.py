@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ class ScriptedMarket:
         self.mode: dict[str, str] = {}
         self.price: dict[str, float] = {}
         self.broken: set[str] = set()
+        self.age: dict[str, float] = {}  # seconds the symbol's price is old
+        self.buggy: set[str] = set()  # a price no code expects: `evaluate` raises
 
     def set(self, symbol: str, mode: str, price: float = 100.0) -> None:
         self.mode[symbol], self.price[symbol] = mode, price
@@ -39,7 +42,9 @@ class ScriptedMarket:
         out = {}
         for symbol in symbols:
             if symbol in self.broken:
-                out[symbol] = MarketSnapshot(symbol, None, None, None, "malformed reply")
+                out[symbol] = MarketSnapshot(
+                    symbol, None, None, None, candles_cause="malformed reply: a field is "
+                    "missing or not a number", price_cause="malformed ticker: no timestamp")
                 continue
             price = self.price.get(symbol, 100.0)
             step = {"down": -0.01, "up": 0.01}.get(self.mode.get(symbol, "flat"), 0.0)
@@ -52,7 +57,9 @@ class ScriptedMarket:
             ts = np.arange(n, dtype=np.int64) * 3_600_000
             candles = Candles(ts, close.copy(), close * 1.001, close * 0.999, close,
                               np.full(n, 10.0))
-            out[symbol] = MarketSnapshot(symbol, candles, price, self.clock.now())
+            at = self.clock.now() - timedelta(seconds=self.age.get(symbol, 0.0))
+            value: Any = "not-a-price" if symbol in self.buggy else price
+            out[symbol] = MarketSnapshot(symbol, candles, value, at)
         return out
 
 
