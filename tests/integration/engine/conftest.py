@@ -59,7 +59,10 @@ class ScriptedMarket:
                               np.full(n, 10.0))
             at = self.clock.now() - timedelta(seconds=self.age.get(symbol, 0.0))
             value: Any = "not-a-price" if symbol in self.buggy else price
-            out[symbol] = MarketSnapshot(symbol, candles, value, at)
+            days = np.full(75, price * 1.5)  # MA10w above the price (the dashboard shows it)
+            daily = Candles(np.arange(75, dtype=np.int64) * 86_400_000, days, days, days, days,
+                            np.full(75, 240.0))
+            out[symbol] = MarketSnapshot(symbol, candles, value, at, daily=daily)
         return out
 
 
