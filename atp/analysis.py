@@ -2,6 +2,8 @@
 
 `atp analyze` is how a trader asks "what would ATP decide on these candles?". It calls
 `signals.evaluate` — never a copy of the rules — with the candle's close as a fresh price.
+With `--daily FILE`, daily candles feed MA10w; for each evaluated candle only the daily
+candles closed by the end of that candle count (no look-ahead).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from atp.domain.signals import FLAG_NAMES, Decision, evaluate
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 INDICATOR_KEYS = ("price", "rsi", "ma50", "ma200", "ema10", "atr", "volume_ratio")
+DAY_MS = 86_400_000
 
 
 class CandleFileError(ValueError):
@@ -111,9 +114,25 @@ def read_candles_csv(path: Path) -> CandleFile:
     return CandleFile(Candles.from_rows(rows), tuple(labels))
 
 
-def analyze_candle(candles: Candles, preset: Preset, buy_target: float | None = None) -> Decision:
-    """Decision on the last candle of `candles`; offline its close is a fresh price."""
+def analyze_candle(
+    candles: Candles,
+    preset: Preset,
+    buy_target: float | None = None,
+    daily: Candles | None = None,
+    timeframe_ms: int | None = None,
+) -> Decision:
+    """Decision on the last candle of `candles`; offline its close is a fresh price.
+
+    `daily`: daily candles; only those closed by the end of the last candle (its open
+    time + `timeframe_ms`, by default the candles' own step) feed MA10w.
+    """
     now = datetime.fromtimestamp(int(candles.timestamp[-1]) / 1000, tz=UTC)
+    daily_close = None
+    daily_cause = "no daily candle file (--daily)"
+    if daily is not None:
+        step = _timeframe_ms(candles) if timeframe_ms is None else timeframe_ms
+        daily_close = daily.closed_at(int(candles.timestamp[-1]) + step, DAY_MS).close
+        daily_cause = "none closed by then"
     return evaluate(
         candles,
         preset,
@@ -121,26 +140,43 @@ def analyze_candle(candles: Candles, preset: Preset, buy_target: float | None = 
         price_at=now,
         now=now,
         buy_target=buy_target,
+        daily_close=daily_close if daily_close is None or len(daily_close) else None,
+        daily_cause=daily_cause,
     )
 
 
+def _timeframe_ms(candles: Candles) -> int:
+    """The candles' period: the smallest step between two of them (0 for one candle)."""
+    if len(candles) < 2:
+        return 0
+    return int((candles.timestamp[1:] - candles.timestamp[:-1]).min())
+
+
 def analyze_file(
-    data: CandleFile, preset: Preset, every: bool, buy_target: float | None = None
+    data: CandleFile,
+    preset: Preset,
+    every: bool,
+    buy_target: float | None = None,
+    daily: CandleFile | None = None,
 ) -> Iterator[tuple[str, Decision]]:
     """(timestamp label, decision) for the last candle, or for every prefix with `every`."""
     total = len(data.candles)
+    step = _timeframe_ms(data.candles)
+    daily_candles = None if daily is None else daily.candles
     for end in range(1, total + 1) if every else (total,):
-        yield data.labels[end - 1], analyze_candle(data.candles.head(end), preset, buy_target)
+        yield data.labels[end - 1], analyze_candle(data.candles.head(end), preset, buy_target,
+                                                   daily_candles, step)
 
 
-def decision_json(label: str, decision: Decision) -> dict[str, Any]:
-    """The JSON object of product.md §2, one per evaluated candle."""
+def decision_json(label: str, decision: Decision, daily: bool = False) -> dict[str, Any]:
+    """The JSON object of product.md §2, one per evaluated candle (`ma10w` with `--daily`)."""
     indicators = decision.indicators.to_dict()
+    keys = (*INDICATOR_KEYS, "ma10w") if daily else INDICATOR_KEYS
     return {
         "timestamp": label,
         "decision": decision.decision,
         "buy_index": decision.buy_index,
         "flags": {name: decision.flags[name] for name in FLAG_NAMES},
-        "indicators": {key: indicators[key] for key in INDICATOR_KEYS},
+        "indicators": {key: indicators[key] for key in keys},
         "reasons": list(decision.reasons),
     }

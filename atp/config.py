@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from atp.domain.limits import Limits, limits
+
 
 class Timeframe(StrEnum):
     M1 = "1m"
@@ -223,6 +225,11 @@ class Settings(BaseSettings):
         if self.telegram_chat_id:
             ids.add(self.telegram_chat_id)
         return frozenset(ids)
+
+    @property
+    def limits(self) -> Limits:
+        """Every time limit derived from the monitor interval (one function computes them)."""
+        return limits(self.monitor_interval_seconds)
 
     @property
     def has_exchange_credentials(self) -> bool:

@@ -34,7 +34,7 @@ from atp.runtime import PlatformApi, build_platform
 from atp.store import migrate
 
 FAULTS = ("telegram-conflict", "telegram-outage", "exchange-auth", "proxy-auth",
-          "monitor-stall", "alert-drop")
+          "monitor-stall", "alert-drop", "stale-ticker:SYMBOL")
 SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "ADA_USDT", "DOGE_USDT",
            "DOT_USDT", "LTC_USDT", "LINK_USDT", "AVAX_USDT")
 FALLING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # scripted declines: RSI < 40 ⇒ BUY
@@ -46,6 +46,12 @@ DEMO_API_TOKEN = "demo-api-token"
 SPEED = 720.0  # market seconds per real second: an hourly candle every 5 s
 INTERVAL = 5.0  # monitor interval in the demo (production default: 30 s)
 PRESET = "swing-aggressive"
+
+
+def unknown_faults(faults: Sequence[str]) -> list[str]:
+    """The demo faults that are not known (`stale-ticker:` takes one of the demo's symbols)."""
+    return [f for f in faults if f not in FAULTS
+            and not (f.startswith("stale-ticker:") and f.partition(":")[2] in SYMBOLS)]
 
 
 @dataclass
@@ -67,7 +73,7 @@ class Demo:
     _outcomes: dict[str, int] = field(default_factory=dict, repr=False)
 
     async def start(self) -> None:
-        unknown = [f for f in self.faults if f not in FAULTS]
+        unknown = unknown_faults(self.faults)
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}")
         if self.workdir is None:
@@ -90,6 +96,9 @@ class Demo:
                                  start=market_clock.now() + 3600 * 2 + i * 3600 * 4)
         if "exchange-auth" in self.faults:
             self.exchange.set_fault("exchange-auth")
+        for fault in self.faults:
+            if fault.startswith("stale-ticker:"):
+                self.exchange.set_fault(fault)
 
         self.telegram = TelegramEmulator(tokens=[DEMO_TOKEN])
         await self.telegram.start()

@@ -13,7 +13,8 @@ from typing import Any
 
 from atp.config import Settings
 from atp.engine.clock import Clock, SystemClock
-from atp.engine.service import ExchangeMarketData, Platform, PlatformFaults
+from atp.engine.market_data import ExchangeMarketData
+from atp.engine.service import Platform, PlatformFaults
 from atp.exchange import ExchangeClient
 from atp.exchange.market_data import MarketDataService
 from atp.telegram.sender import TelegramSender
@@ -35,7 +36,6 @@ def build_platform(
         client_kwargs["clock"] = market_clock
     client = ExchangeClient(settings, **client_kwargs)
     service = MarketDataService.from_settings(client, settings, **client_kwargs)
-    service.max_price_age_seconds = 2 * settings.monitor_interval_seconds * time_scale
     market = ExchangeMarketData(service, clock, time_scale=time_scale)
     sender = None
     if settings.telegram_bot_token is not None and settings.alerts_enabled:

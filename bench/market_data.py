@@ -1,9 +1,11 @@
 """Market data cost for N symbols against the in-process exchange emulator.
 
 Prints: requests per steady-state cycle (target ≤ 1 + symbols whose candle closed), the
-first-load time, and the steady cycle's market-data time. The emulator runs in the same
-process (its CPU time is included); ccxt's client-side throttle (100 requests/s, what the
-real exchange allows) is on unless --no-throttle, and it dominates the first load.
+first-load time, the steady cycle's market-data time, and the daily-candle requests that
+feed MA10w (one per symbol on first load, then one per symbol once a day). The emulator
+runs in the same process (its CPU time is included); ccxt's client-side throttle (100
+requests/s, what the real exchange allows) is on unless --no-throttle, and it dominates
+the first load.
 
     .venv/bin/python bench/market_data.py [--symbols 1000] [--no-throttle]
 """
@@ -41,14 +43,23 @@ async def main(symbols: int, throttle: bool, concurrency: int) -> None:
             clock.advance(90)  # the hourly candle of every symbol has closed
             closing = await md.refresh(names)
 
+            clock.set(clock.now() - clock.now() % 86400 + 86400 + 5)  # a day has closed
+            day = await md.refresh(names)
+
     print(f"symbols:                                  {symbols}")
     print(f"throttle (ccxt, 100 req/s):               {'on' if throttle else 'off'}")
-    print(f"first load: requests / time               {first.requests} / {first_s:.2f} s")
+    print(f"first load: requests / time               {first.requests} / {first_s:.2f} s "
+          f"({first.candle_requests} hourly + {first.daily_requests} daily candle requests)")
     print(f"steady cycle, no candle closed: requests  {steady.requests} (target ≤ 1)")
     print(f"steady cycle market-data time             {steady.duration_seconds * 1000:.0f} ms")
     print(f"cycle where all candles closed: requests  {closing.requests} "
           f"(target ≤ 1 + {closing.candle_requests})")
     print(f"cycle where all candles closed: time      {closing.duration_seconds:.2f} s")
+    print(f"cycle where the day closed: requests      {day.requests} "
+          f"({day.candle_requests} hourly + {day.daily_requests} daily + tickers + the "
+          "hourly instruments reload)")
+    print(f"daily requests in the other cycles        "
+          f"{steady.daily_requests + closing.daily_requests} (target 0)")
 
 
 if __name__ == "__main__":

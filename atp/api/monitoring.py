@@ -14,20 +14,19 @@ from atp.engine.status import PlatformStatus
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
 
-STALE_AFTER_S = 60.0
-
 
 def health_of(p: PlatformStatus) -> dict[str, Any]:
     """The verdict from the status snapshot only, so it stays fast while a cycle runs
     (failure mode 10)."""
     ago = p.last_update_seconds_ago
+    stale_after = p.cycle_stale_after_seconds
     status, reason = "ok", "monitor cycling"
     if p.started_at is not None and not p.running:
         status, reason = "down", "the scheduler is not running"
     elif p.monitor_ticks == 0:
         status, reason = "degraded", "no monitor cycle completed yet"
-    elif ago is not None and ago > STALE_AFTER_S:
-        status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {STALE_AFTER_S:.0f} s)"
+    elif ago is not None and ago > stale_after:
+        status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {stale_after:.0f} s)"
     return {
         "status": status,
         "reason": reason,

@@ -80,6 +80,11 @@ class DecisionOut(BaseModel):
     flags: dict[str, bool | None]
     indicators: dict[str, float | None]
     reasons: list[str]
+    unknown_inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each unknown input that kept a flag at null, with its cause, e.g. "
+                    '{"price": "price stale: 74 s old (limit 60 s)"}',
+    )
     alert_ref: str | None
     created_at: datetime
 

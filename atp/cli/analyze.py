@@ -30,6 +30,9 @@ def analyze(
     every: bool = typer.Option(False, "--all", help="Evaluate every candle on its own prefix."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per evaluated candle."),
     buy_target: float | None = typer.Option(None, "--buy-target", help="Optional buy target."),
+    daily: Path | None = typer.Option(
+        None, "--daily", help="CSV of daily candles (same columns): feeds MA10w."
+    ),
 ) -> None:
     """Print the decision, flags, indicators and reasons for the candles of a file."""
     # Imported here so other commands start without loading TA-Lib.
@@ -41,11 +44,18 @@ def analyze(
         data = read_candles_csv(candles)
     except CandleFileError as exc:
         fail(f"Invalid candle file: {exc}")
-    results = analyze_file(data, DEFAULT_PRESETS[preset], every, buy_target)
+    daily_data = None
+    if daily is not None:
+        try:
+            daily_data = read_candles_csv(daily)
+        except CandleFileError as exc:
+            fail(f"Invalid daily candle file (--daily): {exc}")
+    results = analyze_file(data, DEFAULT_PRESETS[preset], every, buy_target, daily_data)
     if as_json:
         out = sys.stdout
         for label, decision in results:
-            out.write(json.dumps(decision_json(label, decision), allow_nan=False) + "\n")
+            obj = decision_json(label, decision, daily=daily_data is not None)
+            out.write(json.dumps(obj, allow_nan=False) + "\n")
         return
     console = Console()
     if every:

@@ -10,7 +10,8 @@ import typer
 from atp.cli.common import fail
 
 FAULT_HELP = ("inject a failure (repeatable): telegram-conflict, telegram-outage, exchange-auth, "
-              "proxy-auth, monitor-stall, alert-drop")
+              "proxy-auth, monitor-stall, alert-drop, stale-ticker:SYMBOL (e.g. "
+              "stale-ticker:ETH_USDT)")
 
 
 def demo(
@@ -22,9 +23,9 @@ def demo(
                                         help="Keep the database and log here."),
 ) -> None:
     """Run ATP with built-in Crypto.com and Telegram emulators; Ctrl-C stops it."""
-    from atp.demo import FAULTS, run_demo
+    from atp.demo import FAULTS, run_demo, unknown_faults
 
-    unknown = [f for f in fault if f not in FAULTS]
+    unknown = unknown_faults(fault)
     if unknown:
         fail(f"--fault: unknown fault {', '.join(unknown)}; fix: use one of {', '.join(FAULTS)}")
     try:

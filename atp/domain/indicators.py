@@ -32,6 +32,11 @@ MIN_CANDLES: dict[str, int] = {
     "atr": ATR_PERIOD + 1,
     "volume_ratio": VOLUME_LOOKBACK + 1,
 }
+CANDLE_INDICATORS = tuple(MIN_CANDLES)
+LABELS: dict[str, str] = {
+    "rsi": "RSI(14)", "ma50": "MA50", "ma200": "MA200", "ema10": "EMA10", "atr": "ATR(14)",
+    "volume_ratio": "the volume ratio", "ma10w": "MA10w",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,30 @@ def ma10w(daily_close: FloatArray | None) -> float | None:
     if daily_close is None:
         return None
     return sma(daily_close, MA10W_DAYS)
+
+
+def why_unknown(name: str, candles: Candles) -> str:
+    """Why a candle indicator is `None`, with the measured value (a reason a trader reads)."""
+    n, need = len(candles), MIN_CANDLES[name]
+    if n < need:
+        return f"too little history: {n} closed candles ({LABELS[name]} needs {need})"
+    if name == "volume_ratio":
+        *before, last = candles.volume[-VOLUME_LOOKBACK - 1 :].tolist()
+        if not last > 0:
+            return f"zero volume: the last closed candle traded {last:g}"
+        return (f"zero volume: the {VOLUME_LOOKBACK} closed candles before the last "
+                f"average {sum(before) / VOLUME_LOOKBACK:g}")
+    return f"{LABELS[name]} not computable: the candles hold a non-number"
+
+
+def why_ma10w_unknown(daily_close: FloatArray | None, cause: str | None = None) -> str:
+    """Why MA10w is `None`: no daily candles (and why), or too few of them."""
+    if daily_close is None:
+        return f"no daily candles: {cause or 'none fetched'}"
+    n = int(daily_close.shape[0])
+    if n < MA10W_DAYS:
+        return f"too little daily history: {n} closed daily candles (MA10w needs {MA10W_DAYS})"
+    return "MA10w not computable: the daily candles hold a non-number"
 
 
 def compute_indicators(

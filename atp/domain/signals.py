@@ -1,19 +1,30 @@
-"""BUY flags, SELL flags, the decision, `buy_index` and reasons (business-rules §3–§4).
+"""BUY flags, SELL flags, the decision, `buy_index` and reasons (business-rules §1, §3–§4).
 
 Every flag is three-valued: `True`, `False`, or `None` when an input it needs is unknown.
 Only all-`True` flags make a BUY or SELL: missing data is never "OK". Each flag is its own
 function, named as in the spec, so a rule is changed in one place.
+
+`evaluate` is the one entry point: it also receives inputs that are missing (no candles, no
+price, and why) and turns them into a WAIT whose reasons and `unknown_inputs` name the
+input and its cause with the measured value — the monitor never special-cases them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, NamedTuple
 
 from atp.domain.candles import Candles, FloatArray
-from atp.domain.indicators import Indicators, compute_indicators
+from atp.domain.indicators import (
+    CANDLE_INDICATORS,
+    Indicators,
+    compute_indicators,
+    why_ma10w_unknown,
+    why_unknown,
+)
 from atp.domain.presets import Preset
 from atp.domain.throttle import Side
 
@@ -29,10 +40,12 @@ FLAG_NAMES = BUY_FLAGS + SELL_FLAGS
 
 
 class Check(NamedTuple):
-    """One flag's value and, when it is not `True`, the one-line reason why."""
+    """One flag's value and, when it is not `True`, the one-line reason why; `missing`
+    names the unknown inputs that made it `None`."""
 
     value: bool | None
     reason: str | None = None
+    missing: tuple[str, ...] = ()
 
 
 OK = Check(True)
@@ -48,7 +61,7 @@ def _fmt(value: float) -> str:
 
 
 def _unknown(flag: str, *inputs: str) -> Check:
-    return Check(None, f"{flag} unknown: {', '.join(inputs)} unknown")
+    return Check(None, f"{flag} unknown: {', '.join(inputs)} unknown", inputs)
 
 
 # ── BUY (§3) ───────────────────────────────────────────────────────────────────────────
@@ -91,12 +104,14 @@ def _price_vs(name: str, average: float | None, price: float | None, tol_pct: fl
 def combine(checks: Iterable[Check]) -> Check:
     """Three-valued AND: any `False` wins, else any `None` (naming every unknown), else `True`."""
     unknown: list[str] = []
+    missing: list[str] = []
     for check in checks:
         if check.value is False:
             return check
         if check.value is None and check.reason is not None:
             unknown.append(check.reason)
-    return Check(None, "; ".join(unknown)) if unknown else OK
+            missing.extend(m for m in check.missing if m not in missing)
+    return Check(None, "; ".join(unknown), tuple(missing)) if unknown else OK
 
 
 def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
@@ -184,7 +199,8 @@ def sell_trend_ok(ind: Indicators, preset: Preset) -> Check:
         if v is None
     ]
     detail = "" if ema_side is None else " (EMA10 not 0.5 % above MA50)"
-    return Check(None, f"sell_trend_ok unknown: {', '.join(missing)} unknown{detail}")
+    return Check(None, f"sell_trend_ok unknown: {', '.join(missing)} unknown{detail}",
+                 tuple(missing))
 
 
 def sell_volume_ok(ind: Indicators, preset: Preset) -> Check:
@@ -204,6 +220,9 @@ class Decision:
     buy_index: int
     reasons: tuple[str, ...]
     preset: str
+    # The unknown inputs that kept a flag at `None` (or held a decision back), each with
+    # its cause: {"price": "price stale: 74 s old (limit 60 s)"}. Empty = nothing unknown.
+    unknown_inputs: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def side(self) -> Side | None:
@@ -217,6 +236,7 @@ class Decision:
             "indicators": self.indicators.to_dict(),
             "reasons": list(self.reasons),
             "preset": self.preset,
+            "unknown_inputs": dict(self.unknown_inputs),
         }
 
 
@@ -226,7 +246,8 @@ def buy_index(buy_flags: Iterable[bool | None]) -> int:
 
 
 def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> Decision:
-    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags and not BUY."""
+    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags, not BUY, and a
+    known price (an unknown price makes the decision WAIT, §1: nothing is acted on blind)."""
     checks = (
         ("buy_rsi_ok", buy_rsi_ok(ind, preset)),
         ("buy_ma_ok", buy_ma_ok(ind, preset)),
@@ -238,28 +259,52 @@ def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> 
         ("sell_volume_ok", sell_volume_ok(ind, preset)),
     )
     flags = {name: check.value for name, check in checks}
-    true_buy = sum(1 for _, check in checks[:5] if check.value is True)
-    buy = true_buy == len(BUY_FLAGS)
-    sell = not buy and all(check.value is True for _, check in checks[5:])
+    buy = all(check.value is True for _, check in checks[:5])
+    sell_flags = not buy and all(check.value is True for _, check in checks[5:])
+    sell = sell_flags and ind.price is not None
     kind: DecisionKind = "BUY" if buy else "SELL" if sell else "WAIT"
-    reasons = tuple(check.reason for _, check in checks if check.reason is not None)
+    reasons = [check.reason for _, check in checks if check.reason is not None]
+    missing = [m for _, check in checks if check.value is None for m in check.missing]
+    if sell_flags and not sell:
+        reasons.append("SELL held back: price unknown")
+        missing.append("price")
     return Decision(
         decision=kind,
         flags=flags,
         indicators=ind,
-        buy_index=round(100 * true_buy / len(BUY_FLAGS)),
-        reasons=reasons,
+        buy_index=buy_index(flags[name] for name in BUY_FLAGS),
+        reasons=tuple(reasons),
         preset=preset.name,
+        unknown_inputs={m: f"{m} unknown" for m in dict.fromkeys(missing)},
     )
 
 
-def price_is_fresh(price_at: datetime | None, now: datetime, max_age_seconds: float) -> bool:
-    """A price older than `max_age_seconds` (2 monitor intervals) is unknown (§1)."""
-    return price_at is not None and (now - price_at).total_seconds() <= max_age_seconds
+def price_problem(
+    price: float | None,
+    price_at: datetime | None,
+    now: datetime,
+    max_age_seconds: float,
+    cause: str | None = None,
+) -> str | None:
+    """Why the live price is unknown (absent, invalid, stale, from the future), or `None`
+    when it may be used. Older than `max_age_seconds` (2 monitor intervals) is stale (§1)."""
+    if price is None:
+        return f"no price: {cause or 'none received'}"
+    if not (math.isfinite(price) and price > 0):
+        return f"price invalid: {price:g} (must be a number > 0)"
+    if price_at is None:
+        return "price has no timestamp"
+    age = (now - price_at).total_seconds()
+    if age > max_age_seconds:
+        return f"price stale: {age:.0f} s old (limit {max_age_seconds:g} s)"
+    if age < -max_age_seconds:
+        return (f"price from the future: {-age:.0f} s ahead (limit {max_age_seconds:g} s); "
+                "check the host clock")
+    return None
 
 
 def evaluate(
-    candles: Candles,
+    candles: Candles | None,
     preset: Preset,
     *,
     price: float | None,
@@ -268,20 +313,41 @@ def evaluate(
     max_price_age_seconds: float = 60.0,
     buy_target: float | None = None,
     daily_close: FloatArray | None = None,
+    price_cause: str | None = None,
+    candles_cause: str | None = None,
+    daily_cause: str | None = None,
+    preset_cause: str | None = None,
 ) -> Decision:
-    """Indicators + decision for one symbol: the single entry point every caller uses."""
-    fresh = price is not None and price_is_fresh(price_at, now, max_price_age_seconds)
-    ind = compute_indicators(candles, price if fresh else None, daily_close)
+    """Indicators + decision for one symbol: the single entry point every caller uses.
+
+    Missing inputs come with their cause: `candles=None` (or `candles_cause` set: the
+    candles are incomplete) with `candles_cause`, `price=None` with `price_cause`, no
+    daily candles with `daily_cause`; `preset_cause` says the strategy itself is invalid
+    (bad per-symbol overrides). Each gives WAIT with the cause in the reasons.
+    """
+    causes: dict[str, str] = {}
+    why_price = price_problem(price, price_at, now, max_price_age_seconds, price_cause)
+    if why_price is not None:
+        causes["price"] = why_price
+    usable = candles if candles is not None and candles_cause is None else None
+    no_candles = ""
+    if usable is None:
+        no_candles = (f"no candles: {candles_cause or 'none received'}" if candles is None
+                      else f"candles unusable: {candles_cause}")
+    ind = compute_indicators(usable if usable is not None else Candles.empty(),
+                             None if why_price is not None else price, daily_close)
+    for name in CANDLE_INDICATORS:
+        if getattr(ind, name) is None:
+            causes[name] = no_candles if usable is None else why_unknown(name, usable)
+    if ind.ma10w is None:
+        causes["ma10w"] = why_ma10w_unknown(daily_close, daily_cause)
+    if preset_cause is not None:
+        return Decision("WAIT", dict.fromkeys(FLAG_NAMES), ind, 0, (preset_cause,),
+                        preset.name, {"overrides": preset_cause})
     decision = decide(ind, preset, buy_target)
-    if price is not None and not fresh:
-        age = "no time" if price_at is None else f"{(now - price_at).total_seconds():.0f} s old"
-        stale = f"price stale ({age} > {max_price_age_seconds:g} s)"
-        return _with_reason(decision, stale)
-    return decision
-
-
-def _with_reason(decision: Decision, reason: str) -> Decision:
-    return Decision(
-        decision.decision, decision.flags, decision.indicators, decision.buy_index,
-        (*decision.reasons, reason), decision.preset,
-    )
+    unknown: dict[str, str] = {}
+    for name in decision.unknown_inputs:
+        key = "candles" if usable is None and name in CANDLE_INDICATORS else name
+        unknown.setdefault(key, causes.get(name, f"{name} unknown"))
+    extra = tuple(c for c in dict.fromkeys(unknown.values()) if c not in decision.reasons)
+    return replace(decision, reasons=(*decision.reasons, *extra), unknown_inputs=unknown)

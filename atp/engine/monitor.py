@@ -3,7 +3,11 @@
 A cycle reads the watchlist, asks the market data port for every symbol at once, runs the
 domain's `evaluate` in small chunks (yielding to the loop between chunks so the API stays
 responsive), stores each decision, and hands BUY/SELL decisions to the alert pipeline.
-One symbol's failure is recorded and skipped; the cycle goes on.
+
+Every enabled symbol gets a stored decision every cycle: missing market data or invalid
+overrides go into `evaluate` with their cause and come out as a WAIT naming them
+(business-rules §1). Only a bug inside `evaluate` skips a symbol (`symbol_skipped`, an
+error, counted in `evaluation_errors`); the cycle goes on.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from atp.domain.alerts import is_new_signal
+from atp.domain.limits import Limits, limits
 from atp.domain.signals import Decision, evaluate
 from atp.engine.alerts import AlertPipeline, AlertResult, DecisionRecord
 from atp.engine.clock import Clock
@@ -52,6 +58,7 @@ class _Evaluated:
     decision_id: str
     decision: Decision | None
     error: str | None
+    price_age_seconds: float | None = None  # the ticker's age, stored with the decision
 
 
 @dataclass
@@ -69,6 +76,11 @@ class SignalMonitor:
     _previous: dict[str, str] = field(default_factory=dict)
     # Called with each finished cycle's stats (e.g. /metrics' duration histogram).
     on_cycle: list[Callable[[CycleStats], None]] = field(default_factory=list)
+    evaluation_errors: int = 0  # symbols skipped because `evaluate` raised (a bug)
+
+    @property
+    def limits(self) -> Limits:
+        return limits(self.interval_seconds)
 
     async def run_cycle(self, scheduled_at: datetime | None = None) -> CycleStats:
         started = self.clock.now()
@@ -117,22 +129,24 @@ class SignalMonitor:
         self, item: WatchItem, snap: MarketSnapshot | None, now: datetime
     ) -> _Evaluated:
         decision_id = str(uuid.uuid4())
-        error = item.error
-        if error is None and snap is None:
-            error = "no market data"
-        elif error is None and snap is not None and (snap.error or snap.candles is None):
-            error = snap.error or "no candles"
-        decision = None
-        if error is None and snap is not None and snap.candles is not None:
-            try:
-                decision = evaluate(
-                    snap.candles, item.preset, price=snap.price, price_at=snap.price_at,
-                    now=now, max_price_age_seconds=2 * self.interval_seconds,
-                    buy_target=item.buy_target,
-                )
-            except Exception as exc:  # one symbol's bug must not stop the cycle
-                error = f"evaluation failed: {type(exc).__name__}: {exc}"
-        return _Evaluated(item, decision_id, decision, error)
+        if snap is None:
+            snap = MarketSnapshot(item.symbol, None, None, None, "no market data for the symbol",
+                                  "no market data for the symbol")
+        decision, error = None, None
+        try:
+            decision = evaluate(
+                snap.candles, item.preset, price=snap.price, price_at=snap.price_at, now=now,
+                max_price_age_seconds=self.limits.price_max_age_seconds,
+                buy_target=item.buy_target,
+                daily_close=None if snap.daily is None else snap.daily.close,
+                price_cause=snap.price_cause, candles_cause=snap.candles_cause,
+                daily_cause=snap.daily_cause, preset_cause=item.error,
+            )
+        except Exception as exc:  # one symbol's bug must not stop the cycle
+            error = f"evaluation failed: {type(exc).__name__}: {exc}"
+        age = (None if snap.price_at is None
+               else round((now - snap.price_at).total_seconds(), 3))
+        return _Evaluated(item, decision_id, decision, error, age)
 
     def _store(self, cycle_id: int, evaluated: list[_Evaluated], now: datetime) -> None:
         lines: list[tuple[str, dict[str, object]]] = []
@@ -140,19 +154,26 @@ class SignalMonitor:
         with self.db.unit("decisions") as uow:
             for e in evaluated:
                 if e.decision is None:
+                    # Only a bug in `evaluate` gets here: missing data is a WAIT, not a skip.
+                    self.evaluation_errors += 1
                     record(uow.session, SymbolSkipped(cycle=cycle_id), at=now,
                            instance=self.instance, symbol=e.item.symbol,
-                           message=e.error or "unknown", severity="warning")
-                    log_marker(log, MONITOR, "warning", cycle=cycle_id, symbol=e.item.symbol,
-                               status="skipped", reason=e.error)
+                           message=e.error or "evaluation failed")
+                    log_marker(log, MONITOR, "error", cycle=cycle_id, symbol=e.item.symbol,
+                               status="skipped",
+                               error=(e.error or "").removeprefix("evaluation failed: "))
                     continue
                 d = e.decision
                 rows.append({
                     "id": e.decision_id, "cycle_id": cycle_id, "symbol": e.item.symbol,
                     "preset": d.preset, "decision": d.decision, "buy_index": d.buy_index,
                     "price": d.indicators.price, "flags": d.flags,
-                    "indicators": d.indicators.to_dict(), "reasons": list(d.reasons),
-                    "created_at": now,
+                    # the price's age rides with the indicators: every channel shows the
+                    # record, so it must say how old the price it was decided on was
+                    "indicators": {**d.indicators.to_dict(),
+                                   "price_age_seconds": e.price_age_seconds},
+                    "reasons": list(d.reasons),
+                    "unknown_inputs": dict(d.unknown_inputs), "created_at": now,
                 })
                 lines.append((MONITOR, {"cycle": cycle_id, "symbol": e.item.symbol,
                                         "status": "processed", "decision": d.decision}))
@@ -174,7 +195,7 @@ class SignalMonitor:
             previous = self._previous.get(symbol)
             if previous is not None and previous != kind:
                 self.flips[symbol] += 1
-            if previous != kind:
+            if is_new_signal(previous, kind):
                 self.pipeline.decision_changed(symbol)
             self._previous[symbol] = kind
             side = e.decision.side

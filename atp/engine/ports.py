@@ -12,13 +12,22 @@ from atp.domain.candles import Candles
 
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
-    """One symbol's data for one cycle. `error` set ⇒ the symbol is unknown this cycle."""
+    """One symbol's data for one cycle, as it came: the price with its time however old
+    (the domain judges staleness), and for each missing or incomplete input its cause."""
 
     symbol: str
     candles: Candles | None
     price: float | None
     price_at: datetime | None
-    error: str | None = None
+    candles_cause: str | None = None  # set ⇒ `candles` are missing or incomplete
+    price_cause: str | None = None  # set ⇒ `price` is missing
+    daily: Candles | None = None  # daily candles (MA10w)
+    daily_cause: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The first cause of a missing input (price, candles), for display."""
+        return self.price_cause or self.candles_cause
 
 
 class MarketData(Protocol):

@@ -12,7 +12,6 @@ import contextlib
 import gc
 import sys
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +24,7 @@ from atp.engine.core import Core
 from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
-from atp.engine.ports import AlertSender, MarketData, MarketSnapshot
+from atp.engine.ports import AlertSender, MarketData
 from atp.engine.status import (
     CycleStatus,
     ExchangeFailureStatus,
@@ -56,36 +55,6 @@ log = get_logger("atp.service")
 
 POLLER_LEASE = "telegram-poller"
 SENDER_LEASE = "telegram-sender"
-
-
-class ExchangeMarketData:
-    """Adapts the exchange's `MarketDataService` to the engine's `MarketData` port."""
-
-    def __init__(self, service: Any, clock: Clock, time_scale: float = 1.0) -> None:
-        """`time_scale`: market seconds per real second (the demo's accelerated market)."""
-        self.service, self.clock, self.time_scale = service, clock, time_scale
-
-    def candles(self, symbol: str) -> Any:
-        """The closed candles the monitor evaluates (the chart draws these)."""
-        return self.service.candles(symbol)
-
-    async def snapshot(self, symbols: Sequence[str]) -> dict[str, MarketSnapshot]:
-        snap = await self.service.refresh(list(symbols))
-        now = self.clock.now()
-        out: dict[str, MarketSnapshot] = {}
-        for index, symbol in enumerate(symbols):
-            if index % 100 == 99:
-                await asyncio.sleep(0)  # 1,000 symbols: let /api/health in between
-            data = snap.symbols.get(symbol)
-            if data is None:
-                out[symbol] = MarketSnapshot(symbol, None, None, None, "no market data")
-                continue
-            price_at = (None if data.price_age_seconds is None
-                        else now - timedelta(seconds=max(0.0, data.price_age_seconds)
-                                             / self.time_scale))
-            out[symbol] = MarketSnapshot(symbol, data.candles, data.price, price_at,
-                                         data.unknown_reason)
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,5 +364,6 @@ class Platform:
                     str(failure.diagnosis), str(failure.fix)),
                 failures=dict(self.exchange_failures),
             ),
+            cycle_stale_after_seconds=s.limits.cycle_stale_after_seconds,
             watchdog_gauges=dict(self.watchdog.gauges()) if self.watchdog is not None else {},
         )

@@ -84,4 +84,5 @@ class PlatformStatus:
     outbox: OutboxStatus
     telegram: TelegramStatus
     exchange: ExchangeStatus
+    cycle_stale_after_seconds: float = 60.0  # health's "degraded" limit (Settings.limits)
     watchdog_gauges: dict[str, int] = field(default_factory=dict)

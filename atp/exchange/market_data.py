@@ -1,12 +1,15 @@
 """Market data service: closed candles and last prices per symbol, fetched economically.
 
 Per cycle: one request for all tickers, plus one candle request per symbol whose candle has
-closed since the last fetch (the full `candle_count` only on first sight of a symbol).
-"Closed" is judged on the exchange's clock (the ticker's timestamp), so a skewed host clock
-neither drops nor double-fetches candles.
+closed since the last fetch (the full `candle_count` only on first sight of a symbol), plus
+one daily-candle request per symbol whose daily candle has closed (about once a day: they
+feed MA10w). "Closed" is judged on the exchange's clock (the ticker's timestamp), so a
+skewed host clock neither drops nor double-fetches candles.
 
-Business rule §1: a symbol whose price is stale or whose data is malformed is *unknown* for
-this cycle, with the reason; the other symbols go on. Nothing here decides a trade.
+Business rule §1: nothing here decides whether an input is good enough. The price and its
+age go through even when old (the domain judges staleness against its limit); what is
+missing — no ticker, no candles, a malformed reply — goes through as `None` with its cause,
+so the domain records a WAIT naming it. The other symbols go on.
 """
 
 from __future__ import annotations
@@ -22,20 +25,32 @@ import numpy as np
 
 from atp.config import TIMEFRAME_SECONDS, Settings
 from atp.domain.candles import Candles
+from atp.domain.limits import DAILY_CANDLES
 from atp.exchange.client import ExchangeClient, Ticker
 from atp.exchange.errors import ExchangeFailure, MalformedReply
+
+DAY_MS = TIMEFRAME_SECONDS["1d"] * 1000
 
 
 @dataclass(frozen=True, slots=True)
 class SymbolMarketData:
-    """What the monitor knows about one symbol this cycle; `unknown_reason` None = known."""
+    """What the service got for one symbol this cycle. A `*_cause` says why that input is
+    missing or incomplete; the price and its age come as they are, however old."""
 
     symbol: str
     candles: Candles | None
     price: float | None
     price_timestamp_ms: int | None
     price_age_seconds: float | None
-    unknown_reason: str | None = None
+    price_cause: str | None = None
+    candles_cause: str | None = None
+    daily: Candles | None = None
+    daily_cause: str | None = None
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """The first missing input's cause (price, candles; daily candles are optional)."""
+        return self.price_cause or self.candles_cause
 
     @property
     def known(self) -> bool:
@@ -50,6 +65,7 @@ class MarketSnapshot:
     duration_seconds: float
     candle_requests: int
     failure: ExchangeFailure | None = None  # a whole-cycle failure (tickers unavailable)
+    daily_requests: int = 0
 
     def known(self) -> list[str]:
         return [s for s, d in self.symbols.items() if d.known]
@@ -70,15 +86,20 @@ class MalformedCandles(ValueError):
 
 @dataclass
 class MarketDataService:
-    """Keeps closed candles in memory (numpy) and answers one snapshot per monitor cycle."""
+    """Keeps closed candles in memory (numpy) and answers one snapshot per monitor cycle.
+
+    `daily_count` daily candles per symbol (0 = none) feed MA10w; they are cached and asked
+    for again only when a new daily candle has closed on the exchange's clock.
+    """
 
     client: ExchangeClient
     timeframe: str = "1h"
     candle_count: int = 200
     clock: Callable[[], float] = time.time
-    max_price_age_seconds: float = 60.0
     concurrency: int = 8
+    daily_count: int = DAILY_CANDLES
     _series: dict[str, _Series] = field(default_factory=dict, init=False, repr=False)
+    _daily: dict[str, _Series] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(
@@ -89,7 +110,7 @@ class MarketDataService:
             timeframe=str(settings.candle_timeframe.value),
             candle_count=settings.candle_count,
             clock=clock,
-            max_price_age_seconds=2 * settings.monitor_interval_seconds,
+            daily_count=settings.limits.daily_candles,
         )
 
     @property
@@ -100,8 +121,13 @@ class MarketDataService:
         series = self._series.get(symbol)
         return series.candles if series else None
 
+    def daily(self, symbol: str) -> Candles | None:
+        series = self._daily.get(symbol)
+        return series.candles if series else None
+
     def forget(self, symbol: str) -> None:
         self._series.pop(symbol, None)
+        self._daily.pop(symbol, None)
 
     async def refresh(self, symbols: Sequence[str]) -> MarketSnapshot:
         started = time.perf_counter()
@@ -111,27 +137,37 @@ class MarketDataService:
             await self.client.ensure_markets()
             tickers = await self.client.fetch_tickers()
         except ExchangeFailure as failure:
-            reason = f"market data unavailable: {failure.diagnosis}"
-            data = {s: SymbolMarketData(s, self.candles(s), None, None, None, reason)
-                    for s in symbols}
+            # Cached candles stay (they are what we last knew); the price is unknown.
+            cause = f"market data unavailable: {_describe(failure)}"
+            data = {}
+            for s in symbols:
+                cached = self.candles(s)
+                data[s] = SymbolMarketData(s, cached, None, None, None, cause,
+                                           None if cached is not None else cause,
+                                           self.daily(s), None)
             return MarketSnapshot(now, data, self.client.request_count - requests_before,
                                   time.perf_counter() - started, 0, failure)
 
         results: dict[str, SymbolMarketData] = {}
-        todo: list[tuple[str, Ticker, int]] = []
+        prices: dict[str, tuple[float | None, int | None, str | None]] = {}
+        todo: list[tuple[str, int]] = []
         for symbol in symbols:
-            ticker = tickers.get(symbol)
-            problem = self._ticker_problem(symbol, ticker, now)
-            if problem is not None or ticker is None or ticker.timestamp_ms is None:
-                results[symbol] = SymbolMarketData(symbol, self.candles(symbol), None, None,
-                                                   None, problem or "no ticker")
+            if not self.client.is_listed(symbol):
+                cause = "not listed on the exchange"
+                results[symbol] = SymbolMarketData(symbol, None, None, None, None, cause, cause)
                 continue
-            ref_ms = ticker.timestamp_ms
-            todo.append((symbol, ticker, ref_ms))
+            ticker = tickers.get(symbol)
+            problem = _ticker_problem(ticker)
+            last = ticker.last if ticker is not None and problem is None else None
+            ts = ticker.timestamp_ms if ticker is not None else None
+            prices[symbol] = (last, ts, problem)
+            # Candles close on the exchange's clock; without a ticker time, on ours.
+            todo.append((symbol, ts if ts is not None else int(now * 1000)))
 
         sem = asyncio.Semaphore(self.concurrency)
 
-        def finish(symbol: str, ticker: Ticker, ref_ms: int, problem: str | None) -> None:
+        def finish(symbol: str, ref_ms: int, problem: str | None,
+                   daily_problem: str | None) -> None:
             series = self._series.get(symbol)
             if problem is None and series is None:
                 problem = "no closed candles"
@@ -139,91 +175,116 @@ class MarketDataService:
                 series.last_open_ms + 2 * self.timeframe_ms <= ref_ms
             ):
                 problem = "stale candles: the newest closed candle is missing"
-            age = now - (ticker.timestamp_ms or 0) / 1000.0
+            daily = self._daily.get(symbol)
+            if self.daily_count <= 0:
+                daily_problem = "daily candles not fetched (daily_count 0)"
+            elif daily_problem is None and daily is None:
+                daily_problem = "no closed daily candles"
+            elif daily_problem is None and daily is not None and (
+                daily.last_open_ms + 2 * DAY_MS <= ref_ms
+            ):
+                daily_problem = "stale daily candles: the newest closed one is missing"
+            last, ts, price_cause = prices[symbol]
+            age = None if ts is None else now - ts / 1000.0
             results[symbol] = SymbolMarketData(
-                symbol, series.candles if series else None, ticker.last,
-                ticker.timestamp_ms, age, problem,
+                symbol, series.candles if series else None, last, ts, age, price_cause,
+                problem, daily.candles if daily and daily_problem is None else None,
+                daily_problem,
             )
 
-        async def one(symbol: str, ticker: Ticker, ref_ms: int, need: int) -> None:
+        async def one(symbol: str, ref_ms: int, need: int, need_daily: int) -> None:
             async with sem:
-                finish(symbol, ticker, ref_ms, await self._update(symbol, need, ref_ms))
+                problem = daily_problem = None
+                if need:
+                    problem = await self._update(self._series, symbol, self.timeframe,
+                                                 self.candle_count, need, ref_ms)
+                if need_daily:
+                    daily_problem = await self._update(self._daily, symbol, "1d",
+                                                       self.daily_count, need_daily, ref_ms)
+                finish(symbol, ref_ms, problem, daily_problem)
 
         # Symbols whose candles are current need no request: finish them inline, yielding
         # now and then, rather than as 1,000 tasks that the loop would run back to back
         # in one iteration (a ~12 ms stall for /api/health).
-        to_fetch: list[tuple[str, Ticker, int, int]] = []
-        for index, (symbol, ticker, ref_ms) in enumerate(todo):
+        to_fetch: list[tuple[str, int, int, int]] = []
+        for index, (symbol, ref_ms) in enumerate(todo):
             if index % 100 == 99:
                 await asyncio.sleep(0)
-            need = self._needed(symbol, ref_ms)
-            if need:
-                to_fetch.append((symbol, ticker, ref_ms, need))
+            need = _needed(self._series.get(symbol), self.candle_count, self.timeframe_ms,
+                           ref_ms)
+            need_daily = 0 if self.daily_count <= 0 else _needed(
+                self._daily.get(symbol), self.daily_count, DAY_MS, ref_ms)
+            if need or need_daily:
+                to_fetch.append((symbol, ref_ms, need, need_daily))
             else:
-                finish(symbol, ticker, ref_ms, None)
-        fetched = len(to_fetch)
+                finish(symbol, ref_ms, None, None)
         await asyncio.gather(*(one(*item) for item in to_fetch))
         ordered = {s: results[s] for s in symbols}
         return MarketSnapshot(now, ordered, self.client.request_count - requests_before,
-                              time.perf_counter() - started, fetched)
+                              time.perf_counter() - started,
+                              sum(1 for item in to_fetch if item[2]), None,
+                              sum(1 for item in to_fetch if item[3]))
 
-    def _ticker_problem(self, symbol: str, ticker: Ticker | None, now: float) -> str | None:
-        if not self.client.is_listed(symbol):
-            return "not listed on the exchange"
-        if ticker is None:
-            return "no ticker from the exchange"
-        if ticker.last is None or ticker.last <= 0:
-            return "malformed ticker: last price missing or not a number"
-        if ticker.timestamp_ms is None:
-            return "malformed ticker: no timestamp"
-        age = now - ticker.timestamp_ms / 1000.0
-        if age > self.max_price_age_seconds:
-            return f"stale price: {age:.0f} s old (limit {self.max_price_age_seconds:.0f} s)"
-        if age < -self.max_price_age_seconds:
-            return f"price timestamp {-age:.0f} s in the future: check the host clock"
-        return None
-
-    def _needed(self, symbol: str, ref_ms: int) -> int:
-        """How many candles to ask for (forming one included); 0 = nothing new closed."""
-        series = self._series.get(symbol)
-        tf = self.timeframe_ms
-        if series is None:
-            return self.candle_count + 1
-        newly_closed = (ref_ms - series.last_open_ms) // tf - 1
-        if newly_closed <= 0:
-            return 0
-        if newly_closed >= self.candle_count:
-            return self.candle_count + 1
-        return int(newly_closed) + 1
-
-    async def _update(self, symbol: str, limit: int, ref_ms: int) -> str | None:
+    async def _update(self, store: dict[str, _Series], symbol: str, timeframe: str,
+                      keep: int, limit: int, ref_ms: int) -> str | None:
+        """Fetch `symbol`'s newest `timeframe` candles and merge them into `store`;
+        returns the cause of a failure, or `None`."""
+        tf_ms = TIMEFRAME_SECONDS[timeframe] * 1000
         try:
-            rows = await self.client.fetch_candles(symbol, self.timeframe, limit)
+            rows = await self.client.fetch_candles(symbol, timeframe, limit)
         except ExchangeFailure as failure:
-            return f"candles unavailable: {failure.diagnosis}"
+            return _describe(failure)
         try:
-            fresh = _closed(rows, ref_ms, self.timeframe_ms)
+            fresh = _closed(rows, ref_ms, tf_ms)
         except MalformedCandles as exc:
             self.client.report(MalformedReply(f"{symbol} candles: {exc}",
-                                              operation=f"fetch_ohlcv {symbol}"))
-            return f"malformed candles: {exc}"
-        series = self._series.get(symbol)
+                                              operation=f"fetch_ohlcv {symbol} {timeframe}"))
+            return f"malformed reply: {exc}"
+        series = store.get(symbol)
         if series is not None and len(fresh):
             newer = fresh.timestamp > series.last_open_ms
             if newer.any():
                 first_new = int(fresh.timestamp[newer][0])
-                if first_new != series.last_open_ms + self.timeframe_ms:
+                if first_new != series.last_open_ms + tf_ms:
                     # a gap: start over on the next cycle rather than stitch holes
-                    self._series.pop(symbol, None)
+                    store.pop(symbol, None)
                     return "gap in candles; reloading"
                 merged = _concat(series.candles, _mask(fresh, newer))
-                fresh = merged.tail(self.candle_count)
+                fresh = merged.tail(keep)
             else:
                 fresh = series.candles
         if len(fresh) == 0:
             return None
-        self._series[symbol] = _Series(fresh.tail(self.candle_count), int(fresh.timestamp[-1]))
+        store[symbol] = _Series(fresh.tail(keep), int(fresh.timestamp[-1]))
         return None
+
+
+def _describe(failure: ExchangeFailure) -> str:
+    """`exchange unreachable (RequestTimeout)`: the diagnosis and, when known, its cause."""
+    return f"{failure.diagnosis} ({failure.cause})" if failure.cause else failure.diagnosis
+
+
+def _ticker_problem(ticker: Ticker | None) -> str | None:
+    """Why a symbol has no usable price in the tickers reply (its age is the domain's)."""
+    if ticker is None:
+        return "no ticker from the exchange"
+    if ticker.last is None:
+        return "malformed ticker: last price missing or not a number"
+    if ticker.timestamp_ms is None:
+        return "malformed ticker: no timestamp"
+    return None
+
+
+def _needed(series: _Series | None, count: int, tf: int, ref_ms: int) -> int:
+    """How many candles to ask for (forming one included); 0 = nothing new closed."""
+    if series is None:
+        return count + 1
+    newly_closed = (ref_ms - series.last_open_ms) // tf - 1
+    if newly_closed <= 0:
+        return 0
+    if newly_closed >= count:
+        return count + 1
+    return int(newly_closed) + 1
 
 
 def _closed(rows: list[list[Any]], ref_ms: int, tf_ms: int) -> Candles:

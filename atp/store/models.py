@@ -266,6 +266,11 @@ class DecisionRow(Base):
     flags: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     indicators: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     reasons: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    # The unknown inputs that made flags `None`, each with its cause and measured value:
+    # {"price": "price stale: 74 s old (limit 60 s)"} (business-rules §1); {} = none.
+    unknown_inputs: Mapped[dict[str, str]] = mapped_column(
+        JSON, nullable=False, default=dict, server_default=sql_text("'{}'")
+    )
     # A BUY/SELL decision inside a blocked run: the decision whose BLOCKED outcome covers
     # it (BLOCKED is recorded once per change of decision, business-rules §5.1).
     alert_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)

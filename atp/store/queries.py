@@ -37,7 +37,8 @@ def _columns(row: Any, names: Sequence[str]) -> dict[str, Any]:
 CYCLE_FIELDS = ("id", "started_at", "finished_at", "duration_ms", "symbols", "processed",
                 "skipped", "lag_ms", "instance")
 DECISION_FIELDS = ("id", "cycle_id", "symbol", "preset", "decision", "buy_index", "price",
-                   "flags", "indicators", "reasons", "alert_ref", "created_at")
+                   "flags", "indicators", "reasons", "unknown_inputs", "alert_ref",
+                   "created_at")
 OUTCOME_FIELDS = ("decision_id", "symbol", "side", "preset", "outcome", "reason", "price",
                   "message_id", "error", "origin", "created_at", "updated_at")
 EVENT_FIELDS = ("id", "at", "type", "severity", "symbol", "decision_id", "instance",

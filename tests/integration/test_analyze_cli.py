@@ -138,3 +138,44 @@ def test_missing_file(tmp_path):
     out = run("--candles", str(tmp_path / "nope.csv"), cwd=tmp_path)
     assert out.returncode == 2 and "cannot open" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _csv(rows: list[tuple[int, float]]) -> str:
+    lines = ["timestamp,open,high,low,close,volume"]
+    lines += [f"{t},{c},{c * 1.01},{c * 0.99},{c},10" for t, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def test_daily_file_feeds_ma10w_with_only_the_daily_candles_closed_by_then(tmp_path):
+    day, hour = 86_400_000, 3_600_000
+    d0 = 1_700_006_400_000 - 1_700_006_400_000 % day
+    daily = tmp_path / "daily.csv"
+    daily.write_text(_csv([(d0 + i * day, 100.0 + i) for i in range(100)]))  # 29 in the future
+    h0 = d0 + 69 * day
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text(_csv([(h0 + k * hour, 50.0 + (k % 5)) for k in range(48)]))
+    code, out, err = run_inproc("--candles", str(hourly), "--daily", str(daily),
+                                "--preset", "swing-conservative", "--all", "--json")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert all(set(obj["indicators"]) == KEYS_IND | {"ma10w"} for obj in lines)
+    # candle 22 ends before day 69 closes: 69 daily closes, MA10w needs 70
+    assert lines[22]["indicators"]["ma10w"] is None
+    assert any("too little daily history: 69 closed daily candles" in r
+               for r in lines[22]["reasons"])
+    assert lines[23]["indicators"]["ma10w"] == pytest.approx(100 + 34.5)  # days 0..69
+    assert lines[47]["indicators"]["ma10w"] == pytest.approx(100 + 35.5)  # days 1..70
+    # price (≈ 50) is below MA10w: the SELL trend's second branch decides
+    assert lines[47]["flags"]["sell_trend_ok"] is True
+
+    code, out, _ = run_inproc("--candles", str(hourly), "--json")
+    assert "ma10w" not in json.loads(out)["indicators"]
+
+
+def test_bad_daily_file_is_a_clear_error(tmp_path):
+    hourly = write(tmp_path, _csv([(1_700_000_000_000 + k * 3_600_000, 10.0) for k in range(3)]))
+    bad = tmp_path / "daily.csv"
+    bad.write_text("timestamp,open,high,low,close\n1,1,1,1,1\n")
+    code, out, err = run_inproc("--candles", str(hourly), "--daily", str(bad))
+    assert code == 2
+    assert "Invalid daily candle file (--daily)" in out + err and "volume" in out + err

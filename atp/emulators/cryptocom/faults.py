@@ -5,6 +5,8 @@
 - `ip-not-allowlisted`: private calls answer 40103 (HTTP 401)
 - `rate-limit[:N]`: the next N requests (default: all, until cleared) answer 42901 / HTTP 429
 - `malformed:SYMBOL[:ticker|candles]`: that symbol's fields are non-numeric or missing
+- `stale-ticker:SYMBOL` (repeatable): that symbol's ticker freezes — price and timestamp
+  stop updating from the moment the switch is set; candles and other symbols go on
 - `slow[:SECONDS]`: every reply is delayed (default 5 s)
 - `down`: connections are closed without an answer (a dead host, to the client)
 - `unavailable`: HTTP 503 with code 9010001 (maintenance)
@@ -16,7 +18,7 @@ the admin endpoint can switch it back. For a refused connection, stop the emulat
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ALL = -1  # rate_limit_next: reject every request until cleared
@@ -30,6 +32,7 @@ class Faults:
     rate_limit_next: int = 0
     malformed_symbol: str | None = None
     malformed_part: str = "both"  # both | ticker | candles
+    stale_tickers: list[str] = field(default_factory=list)  # frozen tickers
     slow_seconds: float = 0.0
     down: bool = False
     unavailable: bool = False
@@ -66,6 +69,10 @@ def parse_fault(spec: str) -> dict[str, Any]:
         if not symbol or part not in ("", "both", "ticker", "candles"):
             raise ValueError("malformed needs a symbol: malformed:BTC_USDT[:ticker|candles]")
         return {"malformed_symbol": symbol, "malformed_part": part or "both"}
+    if name == "stale-ticker":
+        if not arg:
+            raise ValueError("stale-ticker needs a symbol: stale-ticker:ETH_USDT")
+        return {"stale_tickers": [arg.strip()]}
     if name == "slow":
         return {"slow_seconds": float(arg or 5)}
     if name == "down":
@@ -74,5 +81,6 @@ def parse_fault(spec: str) -> dict[str, Any]:
         return {"unavailable": True}
     raise ValueError(
         f"unknown exchange fault {spec!r}; known: bad-credentials, exchange-auth, clock-skew[:S], "
-        "ip-not-allowlisted, rate-limit[:N], malformed:SYMBOL, slow[:S], down, unavailable"
+        "ip-not-allowlisted, rate-limit[:N], malformed:SYMBOL, stale-ticker:SYMBOL, slow[:S], "
+        "down, unavailable"
     )

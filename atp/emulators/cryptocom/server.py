@@ -9,6 +9,9 @@ Start it in-process (tests, demo, benchmarks) on an ephemeral loopback port:
 or alone with `atp emulate exchange --port P`. Admin endpoints (no auth; loopback only):
 `GET|POST /_emulator/faults`, `POST /_emulator/scenario`, `POST /_emulator/symbols`,
 `POST /_emulator/keys`, `POST /_emulator/clock` (manual clocks), `GET /_emulator/state`.
+Faults at run time: `POST /_emulator/faults {"faults": ["stale-ticker:ETH_USDT"]}` (names as
+on the command line, added to those set), `{"stale_tickers": []}` (fields, replaced) or
+`{"clear": true}`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from aiohttp import web
 from atp.emulators.clock import EmulatorClock, ManualClock, RealClock
 from atp.emulators.cryptocom.auth import NONCE_WINDOW_MS, ApiKey, verify
 from atp.emulators.cryptocom.faults import Faults, parse_fault
-from atp.emulators.cryptocom.market import TIMEFRAMES, MarketConfig, Scenario, SyntheticMarket
+from atp.emulators.cryptocom.market import (
+    TIMEFRAMES,
+    MarketConfig,
+    Scenario,
+    SyntheticMarket,
+    TickerRow,
+)
 from atp.emulators.cryptocom.trading import ApiError, TradingDesk
 
 PREFIX = "/exchange/v1"
@@ -82,6 +91,8 @@ class CryptoComEmulator:
         for key in keys:
             self.add_key(key.key, key.secret, key.allowlist, key.balances or None)
         self.faults = faults or Faults()
+        self._frozen: dict[str, TickerRow] = {}  # `stale-ticker`: the row as it froze
+        self._freeze()
         self.rate_limit_per_second = rate_limit_per_second
         self._rate_clock = rate_clock
         self._recent: dict[str, deque[float]] = {}
@@ -153,14 +164,35 @@ class CryptoComEmulator:
         self.desk.open_account(key, self.keys[key].balances)
 
     def set_faults(self, **changes: Any) -> None:
+        unknown = set(changes.get("stale_tickers") or ()) - set(self.market.instruments)
+        if unknown:
+            raise ValueError(f"stale-ticker: unknown symbol(s) {', '.join(sorted(unknown))}; "
+                             "use an instrument this emulator lists")
         self.faults.update(**changes)
+        self._freeze()
 
     def set_fault(self, spec: str) -> None:
-        """Switch a fault on by its CLI name, e.g. `malformed:BTC_USDT`, `rate-limit:2`."""
-        self.faults.update(**parse_fault(spec))
+        """Switch a fault on by its CLI name, e.g. `malformed:BTC_USDT`, `rate-limit:2`,
+        `stale-ticker:ETH_USDT` (added to the tickers already frozen)."""
+        changes = parse_fault(spec)
+        if "stale_tickers" in changes:
+            changes["stale_tickers"] = sorted({*self.faults.stale_tickers,
+                                               *changes["stale_tickers"]})
+        self.set_faults(**changes)
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """Capture the ticker of each newly frozen symbol now; thaw the ones switched off."""
+        wanted = [s for s in self.faults.stale_tickers if s in self.market.instruments]
+        for symbol in list(self._frozen):
+            if symbol not in wanted:
+                del self._frozen[symbol]
+        new = [s for s in wanted if s not in self._frozen]
+        for row in self.market.tickers(new) if new else ():
+            self._frozen[row.symbol] = row
 
     def script(self, symbol: str, kind: str, **kwargs: Any) -> Scenario:
         """Scripted move: `rsi_low` (sustained decline) or `rsi_high` (sustained rise)."""
@@ -243,7 +275,9 @@ class CryptoComEmulator:
         name = request.query.get("instrument_name")
         if name is not None and name not in self.market.instruments:
             raise ApiError(30003, "SYMBOL_NOT_FOUND")
-        rows = self.market.tickers([name] if name else None)
+        self._freeze()
+        rows = [self._frozen.get(r.symbol, r)
+                for r in self.market.tickers([name] if name else None)]
         bad = self.faults.malformed_symbol if self.faults.malformed_part != "candles" else None
         data = []
         for r in rows:

@@ -1,7 +1,10 @@
 """Runbook step c: fresh decisions for every enabled symbol; BUY/SELL/WAIT and flips.
 
 Freshness is judged against the monitor's own rhythm (twice the median cycle interval,
-at least 90 s), so a slow production interval is not mistaken for staleness.
+at least 90 s), so a slow production interval is not mistaken for staleness. A symbol that
+has decided WAIT on the same unknown input (a decision's `unknown_inputs`: a stale price,
+no candles, …) for more than 10 minutes is named with the input and its cause: it is being
+decided, but blind.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from atp.domain.limits import UNKNOWN_WARN_AFTER_SECONDS
 from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.checks.signal_monitor_cycles import enabled_symbols
 from atp.integrity.context import CheckContext
@@ -22,8 +27,40 @@ TITLE = "Strategy decisions (BUY/SELL/WAIT)"
 MIN_FRESH_S = 90.0
 
 
+def waiting_on_unknown(decisions: list[dict[str, Any]], now: datetime
+                       ) -> dict[str, tuple[str, float, str]]:
+    """symbol → (input, seconds, cause): how long each symbol's decisions up to its newest
+    have all been WAIT with that input unknown (the longest such input per symbol)."""
+    by_symbol: dict[str, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
+    for d in decisions:
+        at = parse_time(d.get("created_at"))
+        if at is not None:
+            by_symbol[str(d.get("symbol"))].append((at, d))
+    out: dict[str, tuple[str, float, str]] = {}
+    for symbol, rows in by_symbol.items():
+        rows.sort(key=lambda r: r[0])
+        newest = rows[-1][1]
+        unknown = newest.get("unknown_inputs") or {}
+        if newest.get("decision") != "WAIT" or not isinstance(unknown, dict):
+            continue
+        for name, cause in unknown.items():
+            start = rows[-1][0]
+            for at, d in reversed(rows):
+                if d.get("decision") != "WAIT" or name not in (d.get("unknown_inputs") or {}):
+                    break
+                start = at
+            seconds = (now - start).total_seconds()
+            if symbol not in out or seconds > out[symbol][1]:
+                out[symbol] = (str(name), seconds, str(cause))
+    return out
+
+
 async def run(ctx: CheckContext) -> CheckResult:
-    decisions = await ctx.api.get_all("/api/decisions", since=ctx.since_iso())
+    # Far enough back to see a 10-minute run of unknown inputs whatever the window.
+    reach = min(ctx.since, ctx.now - timedelta(seconds=UNKNOWN_WARN_AFTER_SECONDS + 120))
+    fetched = await ctx.api.get_all("/api/decisions", since=reach.isoformat())
+    decisions = [d for d in fetched
+                 if (at := parse_time(d.get("created_at"))) is None or at >= ctx.since]
     watchlist = await ctx.api.get("/api/watchlist")
     summary = await ctx.api.get("/api/monitoring/summary")
     enabled = enabled_symbols(watchlist)
@@ -61,8 +98,19 @@ async def run(ctx: CheckContext) -> CheckResult:
             "flips": flips, "flips_per_hour": round(flip_total / (minutes / 60), 2),
             "since_start": summary.get("decision_counts"),
             "stale_symbols": stale, "fresh_limit_s": fresh_s}
+    blind = {s: v for s, v in waiting_on_unknown(fetched, ctx.now).items()
+             if s in enabled and v[1] > UNKNOWN_WARN_AFTER_SECONDS}
+    data["unknown_inputs"] = {s: {"input": i, "seconds": round(sec), "cause": c}
+                              for s, (i, sec, c) in blind.items()}
+    blind_lines = [f"{s}: {i} unknown for {sec / 60:.0f} min ({c})"
+                   for s, (i, sec, c) in sorted(blind.items())]
     fix = ("a symbol without fresh decisions is being skipped or the monitor is stalled: "
            "see signal_monitor_cycles and atp logs --marker DEBUG_SIGNAL_MONITOR")
+    blind_fix = ("a symbol decided WAIT on an unknown input for over "
+                 f"{UNKNOWN_WARN_AFTER_SECONDS / 60:.0f} min: look at the input named (price "
+                 "stale: the exchange's ticker for that symbol; no candles: the exchange's "
+                 "reply, atp logs --since 15m; too little history: a new listing fills in "
+                 "as candles close) and /api/decisions?symbol=SYMBOL")
     if not decisions:
         status = Status.OK if not enabled else Status.WARNING
         return CheckResult(ID, status, f"no decisions in the last {minutes:.0f} min"
@@ -72,9 +120,17 @@ async def run(ctx: CheckContext) -> CheckResult:
         details += limit_list([f"{s}: last decision {ago(age)} ago" if age is not None
                                else f"{s}: no decision in the window"
                                for s, age in sorted(stale.items())])
+        details += limit_list(blind_lines)
         return CheckResult(ID, Status.WARNING, f"{plural(len(stale), 'enabled symbol')} "
                            f"without a decision in the last {fresh_s:.0f} s: "
                            + ", ".join(sorted(stale)), details, fix, data)
+    if blind:
+        details += limit_list(blind_lines)
+        return CheckResult(ID, Status.WARNING, "WAIT on an unknown input for over "
+                           f"{UNKNOWN_WARN_AFTER_SECONDS / 60:.0f} min: "
+                           + "; ".join(blind_lines[:3])
+                           + (f"; … and {len(blind_lines) - 3} more" if len(blind_lines) > 3
+                              else ""), details, blind_fix, data)
     return CheckResult(ID, Status.OK, f"{counts_text} in the last {minutes:.0f} min; every "
                        f"enabled symbol ({len(enabled)}) decided within {fresh_s:.0f} s",
                        details, None, data)

@@ -26,6 +26,10 @@ async def test_watchlist_shows_symbols_and_the_engines_decisions(dashboard: Dash
                                      f'td[data-flag="{flag}"]').get_attribute("class")
             expected = {True: "on", False: "off", None: "unknown"}[value]
             assert css is not None and expected in css.split(), (symbol, flag)
+        ma10w = page.locator(f'#coins tr[data-symbol="{symbol}"] td[data-indicator="ma10w"]')
+        assert decision.indicators.ma10w is not None
+        shown = float((await ma10w.inner_text()).strip())
+        assert shown == pytest.approx(decision.indicators.ma10w, rel=1e-5), symbol
     await page.wait_for_selector("#chart svg rect.candle")
     assert await page.locator("#chart svg polyline.ema10").count() == 1
     assert (await page.locator("#chart-decision").inner_text()) == "BUY"  # first row: AAA

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ class ScriptedMarket:
     def candles(self, symbol: str) -> Candles | None:
         """The candles of the last snapshot (what the chart draws)."""
         return self._candles.get(symbol)
+        self.age: dict[str, float] = {}  # seconds the symbol's price is old
+        self.buggy: set[str] = set()  # a price no code expects: `evaluate` raises
 
     def set(self, symbol: str, mode: str, price: float = 100.0) -> None:
         self.mode[symbol], self.price[symbol] = mode, price
@@ -44,7 +47,9 @@ class ScriptedMarket:
         out = {}
         for symbol in symbols:
             if symbol in self.broken:
-                out[symbol] = MarketSnapshot(symbol, None, None, None, "malformed reply")
+                out[symbol] = MarketSnapshot(
+                    symbol, None, None, None, candles_cause="malformed reply: a field is "
+                    "missing or not a number", price_cause="malformed ticker: no timestamp")
                 continue
             price = self.price.get(symbol, 100.0)
             step = {"down": -0.01, "up": 0.01}.get(self.mode.get(symbol, "flat"), 0.0)
@@ -57,8 +62,13 @@ class ScriptedMarket:
             ts = np.arange(n, dtype=np.int64) * 3_600_000
             candles = Candles(ts, close.copy(), close * 1.001, close * 0.999, close,
                               np.full(n, 10.0))
+            at = self.clock.now() - timedelta(seconds=self.age.get(symbol, 0.0))
+            value: Any = "not-a-price" if symbol in self.buggy else price
+            days = np.full(75, price * 1.5)  # MA10w above the price (the dashboard shows it)
+            daily = Candles(np.arange(75, dtype=np.int64) * 86_400_000, days, days, days, days,
+                            np.full(75, 240.0))
             self._candles[symbol] = candles
-            out[symbol] = MarketSnapshot(symbol, candles, price, self.clock.now())
+            out[symbol] = MarketSnapshot(symbol, candles, value, at, daily=daily)
         return out
 
 

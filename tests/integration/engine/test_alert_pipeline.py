@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from atp.store.models import AlertOutcomeRow, DecisionRow, OutboxRow, WatchlistRow
+from atp.store.models import AlertOutcomeRow, DecisionRow, EventRow, OutboxRow, WatchlistRow
 from tests.integration.engine.conftest import CHAT
 
 
@@ -114,12 +114,68 @@ async def test_permanent_error_ends_as_failed_with_reason(make_platform, clock, 
     assert o.outcome == "FAILED" and "blocked" in (o.error or "").lower()
 
 
-async def test_malformed_symbol_is_skipped_and_others_go_on(make_platform, clock, market):
+def decisions(platform, symbol):
+    with platform.db.sessions() as s:
+        return list(s.scalars(select(DecisionRow).where(DecisionRow.symbol == symbol)
+                              .order_by(DecisionRow.created_at)))
+
+
+async def test_malformed_symbol_is_a_stored_wait_naming_the_cause(make_platform, clock, market):
     p = make_platform({"AAA_USDT": "down", "BAD_USDT": "down"})
     market.broken.add("BAD_USDT")
     stats = await cycle(p, clock)
-    assert (stats.processed, stats.skipped) == (1, 1)
+    assert (stats.processed, stats.skipped) == (2, 0)
     assert [o.symbol for o in outcomes(p)] == ["AAA_USDT"]
+    [bad] = decisions(p, "BAD_USDT")
+    assert bad.decision == "WAIT"
+    assert bad.flags["buy_rsi_ok"] is None and bad.flags["buy_price_ok"] is None
+    assert "no candles: malformed reply: a field is missing or not a number" in bad.reasons
+    assert "no price: malformed ticker: no timestamp" in bad.reasons
+    assert bad.unknown_inputs["candles"].startswith("no candles: malformed reply")
+    assert bad.unknown_inputs["price"] == "no price: malformed ticker: no timestamp"
+    [good] = decisions(p, "AAA_USDT")
+    assert good.decision == "BUY" and good.unknown_inputs == {}
+
+
+async def test_stale_price_is_a_wait_with_its_age_and_limit(make_platform, clock, market):
+    p = make_platform({"AAA_USDT": "down", "OLD_USDT": "down"})
+    market.age["OLD_USDT"] = 74.0
+    await cycle(p, clock)
+    [old] = decisions(p, "OLD_USDT")
+    assert old.decision == "WAIT" and old.price is None
+    assert old.flags["buy_price_ok"] is None and old.flags["buy_rsi_ok"] is True
+    assert "price stale: 74 s old (limit 60 s)" in old.reasons
+    assert old.unknown_inputs == {"price": "price stale: 74 s old (limit 60 s)"}
+    assert [o.symbol for o in outcomes(p)] == ["AAA_USDT"]
+    market.age["OLD_USDT"] = 59.0  # within 2 monitor intervals: decides again
+    await cycle(p, clock)
+    assert decisions(p, "OLD_USDT")[-1].decision == "BUY"
+
+
+async def test_invalid_overrides_are_a_wait_with_every_flag_unknown(make_platform, clock):
+    p = make_platform({"AAA_USDT": "down"})
+    with p.db.sessions.begin() as s:
+        s.execute(update(WatchlistRow).values(overrides={"rsi_buy_below": 500}))
+    await cycle(p, clock)
+    [d] = decisions(p, "AAA_USDT")
+    assert d.decision == "WAIT" and set(d.flags.values()) == {None}
+    assert d.reasons[0].startswith("invalid overrides") and "rsi_buy_below" in d.reasons[0]
+    assert list(d.unknown_inputs) == ["overrides"]
+
+
+async def test_only_an_evaluation_bug_skips_a_symbol_and_counts_as_error(
+    make_platform, clock, market
+):
+    p = make_platform({"AAA_USDT": "down", "BUG_USDT": "down"})
+    market.buggy.add("BUG_USDT")
+    stats = await cycle(p, clock)
+    assert (stats.processed, stats.skipped) == (1, 1)
+    assert p.monitor.evaluation_errors == 1
+    assert decisions(p, "BUG_USDT") == []
+    with p.db.sessions() as s:
+        [event] = s.scalars(select(EventRow).where(EventRow.type == "symbol_skipped"))
+    assert event.severity == "error" and event.symbol == "BUG_USDT"
+    assert "evaluation failed: TypeError" in (event.message or "")
 
 
 async def test_non_production_instance_only_logs(make_platform, clock, tg):

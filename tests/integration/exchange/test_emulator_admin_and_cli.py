@@ -50,8 +50,19 @@ def test_parse_fault_names():
     assert parse_fault("clock-skew") == {"clock_skew_seconds": 120.0}
     assert parse_fault("malformed:X_USDT:ticker") == {"malformed_symbol": "X_USDT",
                                                       "malformed_part": "ticker"}
+    assert parse_fault("stale-ticker:X_USDT") == {"stale_tickers": ["X_USDT"]}
+    with pytest.raises(ValueError, match="stale-ticker needs a symbol"):
+        parse_fault("stale-ticker")
     with pytest.raises(ValueError):
         parse_fault("nonsense")
+
+
+def test_demo_accepts_stale_ticker_for_its_own_symbols_only():
+    from atp.demo import unknown_faults
+
+    assert unknown_faults(["stale-ticker:ETH_USDT", "alert-drop"]) == []
+    assert unknown_faults(["stale-ticker:NOPE_USDT", "stale-ticker"]) == [
+        "stale-ticker:NOPE_USDT", "stale-ticker"]
 
 
 @pytest.fixture
@@ -103,3 +114,6 @@ def test_emulate_command_rejects_bad_fault():
     result = CliRunner().invoke(app, ["emulate", "exchange", "--fault", "nonsense"])
     assert result.exit_code == 2
     assert "unknown exchange fault" in result.output
+    result = CliRunner().invoke(app, ["emulate", "exchange", "--symbols", "3",
+                                      "--fault", "stale-ticker:NOPE_USDT"])
+    assert result.exit_code == 2 and "NOPE_USDT" in result.output

@@ -18,7 +18,9 @@ async def test_incremental_candles_one_request_plus_closed_ones(harness, emulato
     symbols = sorted(emulator.market.instruments)[:10]
     first = await md.refresh(symbols)
     assert first.unknown() == {}
-    assert first.requests == 2 + 10  # instruments, tickers, 10 × 200 candles
+    # instruments, tickers, 10 × 200 hourly candles, 10 × 75 daily candles
+    assert first.requests == 2 + 10 + 10
+    assert (first.candle_requests, first.daily_requests) == (10, 10)
     btc = first.symbols["BTC_USDT"]
     assert len(btc.candles) == 200
     truth = [r for r in emulator.market.candles("BTC_USDT", 3600, None, 201) if r.closed]
@@ -77,12 +79,48 @@ async def test_malformed_candles_only_make_that_symbol_unknown(harness, emulator
     assert [f.category for f in harness.failures] == ["malformed"]
 
 
-async def test_stale_price_is_unknown(harness, emulator, clock):
-    md = service(harness, max_price_age_seconds=60)
+async def test_an_old_price_goes_through_with_its_age(harness, emulator, clock):
+    """Staleness is the domain's call (business-rules §1): the service passes price and age."""
+    md = service(harness)
     harness_clock_now = clock.now
     md.clock = lambda: harness_clock_now() + 120  # our clock runs 2 min ahead of the ticker
     snap = await md.refresh(["BTC_USDT"])
-    assert "stale price" in snap.unknown()["BTC_USDT"]
+    btc = snap.symbols["BTC_USDT"]
+    assert btc.price == pytest.approx(emulator.market.price("BTC_USDT"), rel=1e-4)
+    assert btc.price_age_seconds == pytest.approx(120.0, abs=1e-6)
+    assert btc.price_cause is None and btc.candles is not None
+
+
+async def test_daily_candles_are_fetched_once_a_day_and_cached(harness, emulator, clock):
+    md = service(harness)
+    first = await md.refresh(["BTC_USDT", "ETH_USDT"])
+    btc = first.symbols["BTC_USDT"]
+    assert btc.daily_cause is None and len(btc.daily) == 75
+    assert (btc.daily.timestamp[1:] - btc.daily.timestamp[:-1] == 86_400_000).all()
+    truth = [r for r in emulator.market.candles("BTC_USDT", 86400, None, 76) if r.closed]
+    assert btc.daily.timestamp[-1] == truth[-1].t
+    assert btc.daily.close[-1] == pytest.approx(truth[-1].c, rel=1e-6)
+    assert emulator.counts["public/get-candlestick"] == 4  # 2 hourly + 2 daily
+
+    clock.advance(3 * 3600)  # hourly candles close, the day has not
+    later = await md.refresh(["BTC_USDT", "ETH_USDT"])
+    assert (later.candle_requests, later.daily_requests) == (2, 0)
+    assert later.symbols["BTC_USDT"].daily is btc.daily  # the cached array, no request
+
+    clock.set(T0 - T0 % 86400 + 86400 + 60)  # the daily candle has closed
+    next_day = await md.refresh(["BTC_USDT", "ETH_USDT"])
+    assert next_day.daily_requests == 2
+    new = next_day.symbols["BTC_USDT"].daily
+    assert len(new) == 75 and new.timestamp[-1] == truth[-1].t + 86_400_000
+
+
+async def test_malformed_daily_candles_cost_only_ma10w_its_input(harness, emulator):
+    emulator.set_fault("malformed:BTC_USDT:candles")
+    snap = await service(harness).refresh(["BTC_USDT", "ETH_USDT"])
+    btc = snap.symbols["BTC_USDT"]
+    assert btc.daily is None and btc.daily_cause.startswith("malformed reply")
+    assert btc.candles_cause.startswith("malformed reply")
+    assert snap.symbols["ETH_USDT"].daily_cause is None
 
 
 async def test_unlisted_symbol_is_unknown_others_go_on(harness):

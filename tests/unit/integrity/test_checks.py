@@ -11,6 +11,7 @@ import pytest
 from atp.integrity.checks import (
     alert_emissions,
     backend_health,
+    errors,
     exchange_auth,
     signal_monitor_cycles,
     strategy_decisions,
@@ -148,12 +149,13 @@ async def test_gap_and_skipped_symbols_warn() -> None:
     latest = p["/api/monitoring/cycles"][0]
     latest["skipped"] = 1
     p["/api/events"].append({"id": 999, "at": latest["started_at"], "type": "symbol_skipped",
-                             "severity": "warning", "symbol": "ADA_USDT", "decision_id": None,
-                             "instance": "demo", "message": "no market data",
+                             "severity": "error", "symbol": "ADA_USDT", "decision_id": None,
+                             "instance": "demo",
+                             "message": "evaluation failed: TypeError: bad operand",
                              "payload": {"cycle": latest["id"]}})
     result = await signal_monitor_cycles.run(context(p))
     assert result.status is Status.WARNING
-    assert "ADA_USDT (no market data)" in result.summary
+    assert "ADA_USDT (evaluation failed: TypeError: bad operand)" in result.summary
 
 
 async def test_stale_symbol_decisions_warn() -> None:
@@ -253,3 +255,50 @@ async def test_backend_health_scheduler_dead_is_critical() -> None:
     p = load()
     p["/api/health"]["scheduler_ticks"] = 0
     assert (await backend_health.run(context(p))).status is Status.CRITICAL
+
+
+def _unknown_run(p: dict[str, Any], symbol: str, minutes: float, cause: str | None) -> None:
+    """Replace `symbol`'s decisions by one every 30 s for `minutes`, up to now: WAIT with
+    the price unknown (`cause`), or decided normally when `cause` is None."""
+    p["/api/decisions"] = [d for d in p["/api/decisions"] if d["symbol"] != symbol]
+    steps = int(minutes * 2)
+    for k in range(steps, -1, -1):
+        p["/api/decisions"].append({
+            "id": f"{symbol}-{k}", "cycle_id": k, "symbol": symbol, "preset": "swing",
+            "decision": "WAIT", "buy_index": 40, "price": None, "flags": {},
+            "reasons": [cause] if cause else [], "alert_ref": None,
+            "unknown_inputs": {"price": cause} if cause else {},
+            "created_at": _iso(p, 2 + 30 * k)})
+
+
+async def test_symbol_waiting_on_an_unknown_input_for_over_10_min_warns_by_name() -> None:
+    p = load()
+    cause = "price stale: 74 s old (limit 60 s)"
+    _unknown_run(p, "ETH_USDT", 12, cause)
+    result = await strategy_decisions.run(context(p))
+    assert result.status is Status.WARNING
+    assert f"ETH_USDT: price unknown for 12 min ({cause})" in result.summary
+    assert result.data["unknown_inputs"]["ETH_USDT"]["input"] == "price"
+    assert result.remediation and "ticker" in result.remediation
+
+
+async def test_unknown_input_for_less_than_10_min_or_recovered_is_ok() -> None:
+    p = load()
+    _unknown_run(p, "ETH_USDT", 9, "price stale: 74 s old (limit 60 s)")
+    assert (await strategy_decisions.run(context(p))).status is Status.OK
+    p = load()
+    _unknown_run(p, "ETH_USDT", 12, "price stale: 74 s old (limit 60 s)")
+    newest = max(p["/api/decisions"], key=lambda d: d["created_at"])
+    newest.update(unknown_inputs={}, reasons=[])  # the price came back this cycle
+    assert (await strategy_decisions.run(context(p))).status is Status.OK
+
+
+async def test_an_evaluation_bug_counts_as_an_unexpected_error() -> None:
+    p = load()
+    p["/api/events"].append({"id": 998, "at": _iso(p, 5), "type": "symbol_skipped",
+                             "severity": "error", "symbol": "ADA_USDT", "decision_id": None,
+                             "instance": "demo",
+                             "message": "evaluation failed: TypeError: bad operand",
+                             "payload": {"cycle": 1}})
+    result = await errors.run(context(p))
+    assert result.status is Status.CRITICAL and "symbol_skipped" in result.summary
