@@ -55,7 +55,9 @@ async def test_decisions_filtered_by_kind_and_symbol(api: Api) -> None:
         ("AAA_USDT", "BUY"), ("BBB_USDT", "SELL")]
     row = rows[0]
     assert set(row) == {"id", "cycle_id", "symbol", "preset", "decision", "buy_index",
-                        "price", "flags", "indicators", "reasons", "alert_ref", "created_at"}
+                        "price", "flags", "indicators", "reasons", "unknown_inputs",
+                        "alert_ref", "created_at"}
+    assert row["unknown_inputs"] == {}
     only = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
     assert [r["decision"] for r in only] == ["WAIT"]
     bad = await api.client.get("/api/decisions", params={"decision": "HOLD"})
