@@ -36,7 +36,8 @@ def test_decision_is_single_and_consistent_with_flags(ind, preset, target):
     sell = all(d.flags[f] is True for f in SELL_FLAGS)
     assert d.decision in ("BUY", "SELL", "WAIT")
     assert (d.decision == "BUY") == buy
-    assert (d.decision == "SELL") == (sell and not buy)
+    # SELL needs a known price too: nothing is acted on blind (business-rules §1)
+    assert (d.decision == "SELL") == (sell and not buy and ind.price is not None)
     assert 0 <= d.buy_index <= 100
     assert len(d.reasons) == sum(1 for v in d.flags.values() if v is not True)
 

@@ -33,12 +33,12 @@ class ScriptedMarket:
         self.price: dict[str, float] = {}
         self.broken: set[str] = set()
         self._candles: dict[str, Candles] = {}
+        self.age: dict[str, float] = {}  # seconds the symbol's price is old
+        self.buggy: set[str] = set()  # a price no code expects: `evaluate` raises
 
     def candles(self, symbol: str) -> Candles | None:
         """The candles of the last snapshot (what the chart draws)."""
         return self._candles.get(symbol)
-        self.age: dict[str, float] = {}  # seconds the symbol's price is old
-        self.buggy: set[str] = set()  # a price no code expects: `evaluate` raises
 
     def set(self, symbol: str, mode: str, price: float = 100.0) -> None:
         self.mode[symbol], self.price[symbol] = mode, price
