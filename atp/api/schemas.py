@@ -19,8 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationInfo,
     field_validator,
-    model_validator,
     with_config,
 )
 from pydantic.fields import FieldInfo
@@ -337,12 +337,13 @@ class WatchlistPatch(_Request):
     trade_amount_usd: Number | None = Field(None, ge=0, le=1e9)
     buy_target: Number | None = Field(None, gt=0, le=1e12)
 
-    @model_validator(mode="after")
-    def _no_null_except_buy_target(self) -> WatchlistPatch:
-        for name in self.model_fields_set - {"buy_target"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} must not be null (leave it out to keep it)")
-        return self
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null_except_buy_target(cls, value: Any, info: ValidationInfo) -> Any:
+        # per field (not per model), so the 422's loc names the field sent as null
+        if value is None and info.field_name != "buy_target":
+            raise ValueError("must not be null (leave it out to keep it)")
+        return value
 
 
 class PresetOut(BaseModel):
@@ -383,12 +384,12 @@ class PresetPatch(_Request):
     sl_atr_mult: Annotated[Number | None, _bounds("sl_atr_mult")] = None
     tp_atr_mult: Annotated[Number | None, _bounds("tp_atr_mult")] = None
 
-    @model_validator(mode="after")
-    def _no_null(self) -> PresetPatch:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} must not be null (leave it out to keep it)")
-        return self
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null (leave it out to keep it)")
+        return value
 
 
 class SettingOut(BaseModel):

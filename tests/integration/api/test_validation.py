@@ -100,6 +100,20 @@ async def test_a_number_or_string_is_not_a_boolean(api: Api, http: httpx.AsyncCl
                        f'{{"enabled": {value}}}', "enabled")
 
 
+@pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
+async def test_null_for_a_field_that_cannot_be_cleared_is_refused_naming_it(
+    api: Api, http: httpx.AsyncClient
+) -> None:
+    for url, field in [("/api/watchlist/AAA_USDT", "enabled"),
+                       ("/api/watchlist/AAA_USDT", "overrides"),
+                       ("/api/presets/scalp-aggressive", "sl_pct")]:
+        detail = await _refused(api, http, "PATCH", url, f'{{"{field}": null}}', field)
+        assert detail["detail"][0]["loc"] == ["body", field]
+    cleared = await http.patch("/api/watchlist/AAA_USDT", headers=JSON,
+                               content=b'{"buy_target": null}')  # the one that can be
+    assert cleared.status_code == 200 and cleared.json()["buy_target"] is None
+
+
 # Refused by the domain inside the unit of work: both backends.
 CROSS_FIELD = [
     # on swing-conservative (buy below 40): sell above 30 is below it
