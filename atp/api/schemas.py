@@ -1,25 +1,71 @@
 """Request and response shapes of the HTTP API (also what /openapi.json publishes).
 
 Requests forbid unknown fields, so a typo is a 422 naming the field instead of a change
-that silently did nothing. Responses are the contract `atp check` and the dashboard read.
+that silently did nothing. Numbers are strict and finite: `true` is not 1.0, and NaN,
+Infinity and `1e999` (which Python's JSON parser turns into inf) are refused, because a
+NaN threshold makes every comparison false and the rule silently never fires. The preset
+bounds published here are the domain's (`atp.domain.presets.NUMERIC_RANGES`); the domain
+still checks every write, for the channels that do not come through this schema.
+Responses are the contract `atp check` and the dashboard read.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    with_config,
+)
+from pydantic.fields import FieldInfo
+from typing_extensions import TypedDict
 
 from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN
+from atp.domain.presets import NUMERIC_RANGES
 from atp.events import EventKind
 
 Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
 HealthStatus = Literal["ok", "degraded", "down"]
 
 
+# A JSON number and nothing else: no bool, no numeric string, no NaN / ±Infinity.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+def _bounds(field: str) -> FieldInfo:
+    low, high = NUMERIC_RANGES[field]
+    bounds: FieldInfo = Field(ge=low, le=high)
+    return bounds
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
+class PresetValues(TypedDict, total=False):
+    """Preset fields a watchlist row overrides; each typed, so `loc` names the bad one."""
+
+    rsi_buy_below: Annotated[Number, _bounds("rsi_buy_below")]
+    rsi_sell_above: Annotated[Number, _bounds("rsi_sell_above")]
+    check_ema10: StrictBool
+    check_ma50: StrictBool
+    check_ma200: StrictBool
+    risk: Literal["conservative", "aggressive"]
+    ema10_tolerance_pct: Annotated[Number, _bounds("ema10_tolerance_pct")]
+    min_volume_ratio: Annotated[Number, _bounds("min_volume_ratio")]
+    cooldown_minutes: Annotated[Number, _bounds("cooldown_minutes")]
+    min_price_change_pct: Annotated[Number, _bounds("min_price_change_pct")]
+    sl_pct: Annotated[Number, _bounds("sl_pct")]
+    tp_pct: Annotated[Number, _bounds("tp_pct")]
+    sl_atr_mult: Annotated[Number, _bounds("sl_atr_mult")]
+    tp_atr_mult: Annotated[Number, _bounds("tp_atr_mult")]
 
 
 # ── monitoring ─────────────────────────────────────────────────────────────────────────
@@ -296,10 +342,10 @@ class WatchlistCreate(_Request):
     alert_enabled: StrictBool = True
     buy_alert_enabled: StrictBool = True
     sell_alert_enabled: StrictBool = True
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    overrides: PresetValues = Field(default_factory=lambda: PresetValues())
     trade_enabled: StrictBool = False
-    trade_amount_usd: float = Field(0.0, ge=0, le=1e9)
-    buy_target: float | None = Field(None, gt=0, le=1e12)
+    trade_amount_usd: Number = Field(0.0, ge=0, le=1e9)
+    buy_target: Number | None = Field(None, gt=0, le=1e12)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -315,17 +361,18 @@ class WatchlistPatch(_Request):
     buy_alert_enabled: StrictBool | None = None
     sell_alert_enabled: StrictBool | None = None
     preset: str | None = Field(None, pattern=PRESET_PATTERN)
-    overrides: dict[str, Any] | None = None
+    overrides: PresetValues | None = None
     trade_enabled: StrictBool | None = None
-    trade_amount_usd: float | None = Field(None, ge=0, le=1e9)
-    buy_target: float | None = Field(None, gt=0, le=1e12)
+    trade_amount_usd: Number | None = Field(None, ge=0, le=1e9)
+    buy_target: Number | None = Field(None, gt=0, le=1e12)
 
-    @model_validator(mode="after")
-    def _no_null_except_buy_target(self) -> WatchlistPatch:
-        for name in self.model_fields_set - {"buy_target"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} must not be null (leave it out to keep it)")
-        return self
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null_except_buy_target(cls, value: Any, info: ValidationInfo) -> Any:
+        # per field (not per model), so the 422's loc names the field sent as null
+        if value is None and info.field_name != "buy_target":
+            raise ValueError("must not be null (leave it out to keep it)")
+        return value
 
 
 class PresetOut(BaseModel):
@@ -351,27 +398,27 @@ class PresetOut(BaseModel):
 class PresetPatch(_Request):
     """Fields of a preset to change; validated by the domain's one preset validator."""
 
-    rsi_buy_below: float | None = Field(None, ge=0, le=100)
-    rsi_sell_above: float | None = Field(None, ge=0, le=100)
+    rsi_buy_below: Annotated[Number | None, _bounds("rsi_buy_below")] = None
+    rsi_sell_above: Annotated[Number | None, _bounds("rsi_sell_above")] = None
     check_ema10: StrictBool | None = None
     check_ma50: StrictBool | None = None
     check_ma200: StrictBool | None = None
     risk: Literal["conservative", "aggressive"] | None = None
-    ema10_tolerance_pct: float | None = None
-    min_volume_ratio: float | None = None
-    cooldown_minutes: float | None = None
-    min_price_change_pct: float | None = None
-    sl_pct: float | None = None
-    tp_pct: float | None = None
-    sl_atr_mult: float | None = None
-    tp_atr_mult: float | None = None
+    ema10_tolerance_pct: Annotated[Number | None, _bounds("ema10_tolerance_pct")] = None
+    min_volume_ratio: Annotated[Number | None, _bounds("min_volume_ratio")] = None
+    cooldown_minutes: Annotated[Number | None, _bounds("cooldown_minutes")] = None
+    min_price_change_pct: Annotated[Number | None, _bounds("min_price_change_pct")] = None
+    sl_pct: Annotated[Number | None, _bounds("sl_pct")] = None
+    tp_pct: Annotated[Number | None, _bounds("tp_pct")] = None
+    sl_atr_mult: Annotated[Number | None, _bounds("sl_atr_mult")] = None
+    tp_atr_mult: Annotated[Number | None, _bounds("tp_atr_mult")] = None
 
-    @model_validator(mode="after")
-    def _no_null(self) -> PresetPatch:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} must not be null (leave it out to keep it)")
-        return self
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null (leave it out to keep it)")
+        return value
 
 
 class SettingOut(BaseModel):

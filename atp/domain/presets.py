@@ -6,8 +6,12 @@ validated here so the API, the dashboard, Telegram and the database share one va
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
+
+from atp.domain.errors import FieldError
 
 Risk = Literal["conservative", "aggressive"]
 
@@ -74,7 +78,8 @@ PRESET_NAMES: tuple[str, ...] = tuple(DEFAULT_PRESETS)
 # Fields a watchlist row may override (everything but the name).
 OVERRIDABLE: frozenset[str] = frozenset(f.name for f in fields(Preset)) - {"name"}
 
-_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
+# The one source of every numeric field's range (the API schema publishes the same bounds).
+NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "rsi_buy_below": (0.0, 100.0),
     "rsi_sell_above": (0.0, 100.0),
     "ema10_tolerance_pct": (0.0, 50.0),
@@ -86,63 +91,80 @@ _NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "sl_atr_mult": (0.0, 100.0),
     "tp_atr_mult": (0.0, 100.0),
 }
-_BOOLS = frozenset({"check_ema10", "check_ma50", "check_ma200"})
+BOOL_FIELDS = frozenset({"check_ema10", "check_ma50", "check_ma200"})
+RISKS: tuple[Risk, ...] = ("conservative", "aggressive")
+NOT_FINITE = "must be a finite number (NaN, Infinity and overflowing values like 1e999 are refused)"
 
 
-class PresetError(ValueError):
+class PresetError(FieldError):
     """One or more bad preset fields; `problems` maps field → why."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+def _number(value: Any) -> float | str:
+    """The value as a finite float, or why it is not one (a bool is not a number here:
+    `true` stored as 1.0 would silently change a threshold)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return NOT_FINITE
+    return number if math.isfinite(number) else NOT_FINITE
 
 
-def validate_values(values: dict[str, Any]) -> dict[str, Any]:
+def validate_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Check a mapping of preset fields; returns it normalised or raises `PresetError`."""
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for key, value in values.items():
         if key not in OVERRIDABLE:
             problems[key] = f"unknown field (allowed: {', '.join(sorted(OVERRIDABLE))})"
-        elif key in _BOOLS:
+        elif key in BOOL_FIELDS:
             if not isinstance(value, bool):
                 problems[key] = "must be true or false"
             else:
                 clean[key] = value
         elif key == "risk":
-            if value not in ("conservative", "aggressive"):
+            if value not in RISKS:
                 problems[key] = "must be 'conservative' or 'aggressive'"
             else:
                 clean[key] = value
         else:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems[key] = "must be a number"
+            number = _number(value)
+            if isinstance(number, str):
+                problems[key] = number
                 continue
-            low, high = _NUMERIC_RANGES[key]
-            if not low <= float(value) <= high:
+            low, high = NUMERIC_RANGES[key]
+            if not low <= number <= high:
                 problems[key] = f"must be between {low:g} and {high:g}"
             else:
-                clean[key] = float(value)
+                clean[key] = number
     if problems:
         raise PresetError(problems)
     return clean
 
 
-def apply_overrides(preset: Preset, overrides: dict[str, Any] | None) -> Preset:
-    """The preset a symbol actually uses: its preset with its validated overrides on top."""
+def _check_rsi_order(preset: Preset, changed: Collection[str]) -> None:
+    """Buy below must stay under sell above (business-rules §2); the error names the
+    field the write changed, so the caller sees which of its values to fix."""
+    if preset.rsi_buy_below < preset.rsi_sell_above:
+        return
+    buy, sell = preset.rsi_buy_below, preset.rsi_sell_above
+    problems: dict[str, str] = {}
+    if "rsi_buy_below" in changed or "rsi_sell_above" not in changed:
+        problems["rsi_buy_below"] = f"{buy:g} must be below rsi_sell_above ({sell:g})"
+    if "rsi_sell_above" in changed:
+        problems["rsi_sell_above"] = f"{sell:g} must be above rsi_buy_below ({buy:g})"
+    raise PresetError(problems)
+
+
+def apply_overrides(preset: Preset, overrides: Mapping[str, Any] | None) -> Preset:
+    """The one validator of every preset write: a preset edit and a symbol's overrides
+    alike are `overrides` on top of `preset`. Each value is type-, finiteness- and
+    range-checked, then the result's cross-field rules; raises `PresetError` naming the
+    fields, else returns the preset the write produces (the name unchanged)."""
     if not overrides:
         return preset
     result = replace(preset, **validate_values(overrides))
-    if result.rsi_buy_below >= result.rsi_sell_above:
-        raise PresetError(
-            {"rsi_buy_below": f"must be below rsi_sell_above ({result.rsi_sell_above:g})"}
-        )
+    _check_rsi_order(result, overrides.keys())
     return result
-
-
-def preset_from_dict(data: dict[str, Any]) -> Preset:
-    """Rebuild a preset from stored values (the database row or JSON)."""
-    name = str(data["name"])
-    base = DEFAULT_PRESETS.get(name) or DEFAULT_PRESETS["swing-conservative"]
-    values = {k: v for k, v in data.items() if k in OVERRIDABLE and v is not None}
-    return replace(apply_overrides(base, values), name=name)

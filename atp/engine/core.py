@@ -9,14 +9,16 @@ symbol is what every channel shows (one record; failure mode 3), never a process
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from atp.domain.candles import Candles
 from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
-from atp.domain.presets import Preset, PresetError, apply_overrides
+from atp.domain.errors import FieldError
+from atp.domain.instruments import check_listed
+from atp.domain.presets import Preset, apply_overrides
 from atp.engine.clock import Clock
 from atp.events import SystemMessageQueued
 from atp.store import configuration as rows
@@ -52,7 +54,7 @@ class Invalid(CoreError):
     pass
 
 
-Listed = Callable[[str], Awaitable[bool | None]]
+Listed = Callable[[], Awaitable[Collection[str] | None]]
 
 
 @dataclass
@@ -63,7 +65,7 @@ class Core:
     clock: Clock
     instance: str
     chat_id: str | None = None
-    listed: Listed | None = None  # does the exchange list this instrument? None = unknown
+    listed: Listed | None = None  # the instruments the exchange lists; None = cannot say
     candles: Callable[[str], Candles | None] | None = None  # the market data service's
     wake_outbox: Callable[[], None] | None = None
 
@@ -73,9 +75,11 @@ class Core:
         """Watch a new symbol: one row per symbol (failure mode 12), an instrument the
         exchange lists, a known preset and overrides valid on top of it."""
         symbol = values["symbol"]
-        if self.listed is not None and await self.listed(symbol) is False:
-            raise Invalid(f"{symbol} is not an instrument the exchange lists; check the "
-                          "spelling (BASE_QUOTE, e.g. BTC_USDT)", ["body", "symbol"])
+        if self.listed is not None:
+            try:
+                check_listed(symbol, await self.listed(), exchange="Crypto.com")
+            except FieldError as exc:
+                raise Invalid(exc.problems[exc.field], ["body", exc.field]) from None
 
         def write() -> dict[str, Any]:
             with self.db.unit("core_watchlist") as uow:
@@ -268,7 +272,7 @@ class Core:
 def _validated(base: Preset, changes: dict[str, Any], loc: Loc) -> Preset:
     try:
         return apply_overrides(base, changes)
-    except PresetError as exc:
+    except FieldError as exc:
         field, why = next(iter(exc.problems.items()))
         raise Invalid(f"{field}: {why}", [*loc, field]) from None
 

@@ -261,16 +261,16 @@ class Platform:
                                                            chat_id=event.chat_id),
                           event.detail)
 
-    async def _listed(self, symbol: str) -> bool | None:
-        """Whether the exchange lists `symbol` (None when it cannot say right now)."""
+    async def _listed(self) -> list[str] | None:
+        """The instruments the exchange lists (None when it cannot say right now: an
+        outage must not block every watchlist edit; the monitor names it per cycle)."""
         client = self.exchange_client
         if client is None:
             return None
         try:
-            await client.ensure_markets()
-        except Exception:  # the exchange is down: let the monitor say so per cycle
+            return await client.symbols()
+        except Exception:
             return None
-        return bool(client.is_listed(symbol))
 
     def on_exchange_failure(self, failure: Any) -> None:
         """The exchange adapter's error sink: a typed event per failure (the adapter
@@ -350,7 +350,7 @@ class Platform:
                 conflict_last_at=None if conflicts is None else conflicts.last_at,
                 conflict_last_description=(None if conflicts is None
                                            else conflicts.last_description),
-                unauthorised_dropped=int(getattr(poller, "unauthorised_dropped", 0)),
+                unauthorised_dropped=0 if pstatus is None else pstatus.refusals_dropped,
             ),
             exchange=ExchangeStatus(
                 credentials_configured=(client.has_credentials if client is not None

@@ -114,26 +114,6 @@ class PresetRow(Base):
         CheckConstraint("rsi_buy_below < rsi_sell_above", name="rsi_order"),
     )
 
-    def to_domain(self) -> Preset:
-        """The domain value this row stores (the rule engine never sees ORM objects)."""
-        return Preset(
-            name=self.name,
-            rsi_buy_below=self.rsi_buy_below,
-            rsi_sell_above=self.rsi_sell_above,
-            check_ema10=self.check_ema10,
-            check_ma50=self.check_ma50,
-            check_ma200=self.check_ma200,
-            risk="aggressive" if self.risk == "aggressive" else "conservative",
-            ema10_tolerance_pct=self.ema10_tolerance_pct,
-            min_volume_ratio=self.min_volume_ratio,
-            cooldown_minutes=self.cooldown_minutes,
-            min_price_change_pct=self.min_price_change_pct,
-            sl_pct=self.sl_pct,
-            tp_pct=self.tp_pct,
-            sl_atr_mult=self.sl_atr_mult,
-            tp_atr_mult=self.tp_atr_mult,
-        )
-
     @classmethod
     def from_domain(cls, preset: Preset, *, updated_at: datetime, updated_by: str) -> PresetRow:
         return cls(**preset.to_dict(), updated_at=updated_at, updated_by=updated_by)

@@ -5,6 +5,11 @@ Why a lease: two instances polling one token make Telegram answer 409 to each in
 server outside the lease, a webhook) is logged as `[TG] getUpdates conflict (409) ...`,
 counted in `ConflictCounter`, and reported as an event. Outgoing alerts never wait on
 any of this: the sender has its own Bot and HTTP pool.
+
+Strangers (chats not in TELEGRAM_CHAT_ID) get one refusal and one journal event per chat
+per `stranger_interval`, and at most `stranger_budget` refusals in all per interval; the
+rest are dropped before they cost a reply or a row, and counted (`refusals_dropped`), so
+a flood of unknown chats can neither fill the journal nor spend the bot's send quota.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -79,12 +85,44 @@ class ConflictCounter:
         self.last_description = description
 
 
+class StrangerLimiter:
+    """Decides whether a message from an unauthorised chat earns a refusal (a reply and an
+    event) or is dropped: one per chat per `interval`, `budget` in all per `interval`.
+
+    Memory stays bounded by `budget`: a chat is remembered only when it was answered, and
+    forgotten once its interval has passed.
+    """
+
+    def __init__(self, interval: timedelta, budget: int) -> None:
+        if interval <= timedelta(0) or budget < 1:
+            raise ValueError("stranger_interval must be > 0 and stranger_budget >= 1")
+        self.interval = interval
+        self.budget = budget
+        self._last: dict[str, datetime] = {}
+        self._answered: deque[datetime] = deque()
+
+    def allow(self, chat_id: str, at: datetime) -> bool:
+        """True when `chat_id` may be answered now (and records that it was)."""
+        horizon = at - self.interval
+        while self._answered and self._answered[0] <= horizon:
+            self._answered.popleft()
+        for chat, when in list(self._last.items()):
+            if when <= horizon:
+                del self._last[chat]
+        if chat_id in self._last or len(self._answered) >= self.budget:
+            return False
+        self._last[chat_id] = at
+        self._answered.append(at)
+        return True
+
+
 @dataclass
 class PollerStatus:
     holding_lease: bool = False
     polling: bool = False
     commands_answered: int = 0
-    refused: int = 0
+    refused: int = 0  # messages from unauthorised chats, answered or dropped
+    refusals_dropped: int = 0  # of those, dropped unanswered and unjournaled (rate limit)
     command_errors: int = 0
     last_error: str | None = None
     conflicts: ConflictCounter = field(default_factory=ConflictCounter)
@@ -112,11 +150,14 @@ class TelegramPoller:
         lease_renew_interval: float = 10.0,
         retry_interval: float = 5.0,
         max_retry_interval: float = 60.0,
+        stranger_interval: float = 600.0,
+        stranger_budget: int = 20,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         """`poll_timeout`: getUpdates long-poll seconds. `lease_renew_interval` must be
         well under the lease's TTL. `retry_interval` (doubling up to the max) paces retries
-        when the lease is taken or Telegram cannot be reached."""
+        when the lease is taken or Telegram cannot be reached. `stranger_interval`
+        (seconds) and `stranger_budget` rate-limit refusals to unauthorised chats."""
         if not token:
             raise ValueError("a bot token is required (TELEGRAM_BOT_TOKEN)")
         install_log_redaction(token)
@@ -133,6 +174,8 @@ class TelegramPoller:
         self.retry_interval = retry_interval
         self.max_retry_interval = max_retry_interval
         self._now = now
+        self._strangers = StrangerLimiter(timedelta(seconds=stranger_interval),
+                                          stranger_budget)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._event_tasks: set[asyncio.Task[None]] = set()
@@ -273,11 +316,16 @@ class TelegramPoller:
             log.warning("[TG] getUpdates failed instance=%s: %s", self.instance_name, reason)
 
     async def _gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Runs before every handler: strangers get a refusal and nothing else."""
+        """Runs before every handler: strangers get a refusal and nothing else, and only
+        as often as the stranger limiter allows (the rest are dropped, counted)."""
         chat = update.effective_chat
         if chat is None or str(chat.id) in self._allowed:
             return
         self.status.refused += 1
+        if not self._strangers.allow(str(chat.id), self._now()):
+            self.status.refusals_dropped += 1
+            log.debug("[TG] dropped message from unauthorised chat=%s (rate limit)", chat.id)
+            raise ApplicationHandlerStop
         message = update.effective_message
         text = message.text if message is not None and message.text else ""
         log.warning("[TG] refused command from unauthorised chat=%s text=%r", chat.id,

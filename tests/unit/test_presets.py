@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from atp.domain.presets import DEFAULT_PRESETS, PresetError, apply_overrides, validate_values
+from atp.domain.presets import (
+    DEFAULT_PRESETS,
+    NOT_FINITE,
+    NUMERIC_RANGES,
+    PresetError,
+    apply_overrides,
+    validate_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +55,52 @@ def test_every_bad_field_is_named():
 def test_buy_threshold_must_stay_below_sell_threshold():
     with pytest.raises(PresetError, match="rsi_buy_below"):
         apply_overrides(DEFAULT_PRESETS["swing-conservative"], {"rsi_buy_below": 75})
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, float("1e999"), 10**400])
+def test_a_number_that_is_not_finite_is_refused_naming_the_field(value):
+    with pytest.raises(PresetError) as err:
+        apply_overrides(DEFAULT_PRESETS["swing-conservative"], {"cooldown_minutes": value})
+    assert err.value.problems == {"cooldown_minutes": NOT_FINITE}
+
+
+@pytest.mark.parametrize("field", sorted(NUMERIC_RANGES))
+def test_a_boolean_is_not_a_number(field):
+    with pytest.raises(PresetError) as err:
+        validate_values({field: True})
+    assert err.value.problems == {field: "must be a number"}
+
+
+def test_an_int_is_a_number_and_stored_as_float():
+    assert validate_values({"cooldown_minutes": 9}) == {"cooldown_minutes": 9.0}
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"rsi_sell_above": 30}, {"rsi_sell_above"}),  # below buy 40
+        ({"rsi_buy_below": 70}, {"rsi_buy_below"}),  # equal to sell 70
+        ({"rsi_buy_below": 60, "rsi_sell_above": 50}, {"rsi_buy_below", "rsi_sell_above"}),
+    ],
+)
+def test_sell_above_must_stay_above_buy_below_naming_the_changed_field(changes, named):
+    with pytest.raises(PresetError) as err:
+        apply_overrides(DEFAULT_PRESETS["swing-conservative"], changes)
+    assert set(err.value.problems) == named
+    assert all("rsi_buy_below" in why or "rsi_sell_above" in why
+               for why in err.value.problems.values())
+
+
+def test_overrides_on_a_preset_are_checked_against_that_preset():
+    # 60 is fine on top of swing-conservative (sell 70), not on scalp-aggressive (sell 65)
+    assert apply_overrides(DEFAULT_PRESETS["swing-conservative"],
+                           {"rsi_buy_below": 60}).rsi_buy_below == 60
+    with pytest.raises(PresetError, match=r"must be below rsi_sell_above \(65\)"):
+        apply_overrides(DEFAULT_PRESETS["scalp-aggressive"], {"rsi_buy_below": 66})
+
+
+def test_a_failed_check_changes_nothing():
+    preset = DEFAULT_PRESETS["swing-conservative"]
+    with pytest.raises(PresetError):
+        apply_overrides(preset, {"rsi_buy_below": 30, "sl_pct": math.nan})
+    assert preset == DEFAULT_PRESETS["swing-conservative"] and preset.rsi_buy_below == 40

@@ -16,6 +16,8 @@ function el(tag, attrs, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") node.className = v;
     else if (k === "dataset") Object.assign(node.dataset, v);
+    // CSSOM, not a style="" attribute: the Content-Security-Policy forbids inline styles
+    else if (k === "style") Object.assign(node.style, v);
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : v);
   }
@@ -141,7 +143,7 @@ async function refreshWatchlist() {
          c.decision || (c.error ? "unknown" : "—")),
       FLAGS.map((f) => flagCell(c.flags[f], f)),
       el("td", { title: `buy index ${c.buy_index ?? "—"}` },
-         el("span", { class: "bar" }, el("span", { style: `width:${c.buy_index || 0}%` })),
+         el("span", { class: "bar" }, el("span", { style: { width: `${c.buy_index || 0}%` } })),
          ` ${c.buy_index ?? "—"}`),
       el("td", {}, c.preset),
       el("td", { class: "mono" }, alerts),

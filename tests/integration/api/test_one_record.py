@@ -67,3 +67,20 @@ async def test_disabled_symbol_shows_disabled_on_the_next_read(api: Api) -> None
     symbols = [c["symbol"] for c in (await api.client.get("/api/market/top-coins-data")).json()]
     assert "AAA_USDT" not in symbols
     assert "AAA_USDT" not in await _signals(api)
+
+
+async def test_a_symbol_the_exchange_does_not_list_is_refused_naming_the_field(api: Api) -> None:
+    async def listed() -> list[str]:
+        return ["AAA_USDT", "BBB_USDT", "CCC_USDT", "ETH_USDT"]
+
+    api.platform.core.listed = listed
+    r = await api.client.post("/api/watchlist", json={"symbol": "ETX_USDT"}, headers=AUTH)
+    assert r.status_code == 422, r.text
+    [detail] = r.json()["detail"]
+    assert detail["loc"] == ["body", "symbol"]
+    assert "not an instrument Crypto.com lists" in detail["msg"]
+    assert "ETH_USDT" in detail["msg"]  # the close match is suggested
+    audit = (await api.client.get("/api/audit", params={"entity": "watchlist"})).json()
+    assert not [a for a in audit if a["entity_key"] == "ETX_USDT"]
+    r = await api.client.post("/api/watchlist", json={"symbol": "ETH_USDT"}, headers=AUTH)
+    assert r.status_code == 201, r.text

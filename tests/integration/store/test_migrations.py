@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, Engine, Integer, MetaData, String, inspect,
 
 from atp.domain.presets import DEFAULT_PRESETS, Preset
 from atp.store import migrate
+from atp.store import repository as repo
 from atp.store.db import make_engine, make_session_factory
 from atp.store.models import PresetRow, metadata
 
@@ -103,7 +104,7 @@ def test_schema_comparison_would_catch_drift(migrated_db) -> None:
 def test_default_presets_are_seeded(migrated_db) -> None:
     with migrated_db.session_factory() as session:
         rows = session.scalars(select(PresetRow).order_by(PresetRow.name)).all()
-        stored = {row.name: row.to_domain() for row in rows}
+        stored = {row.name: repo.preset_of(row) for row in rows}
         assert {row.updated_by for row in rows} == {"migration"}
     assert stored == DEFAULT_PRESETS
 
@@ -125,7 +126,7 @@ def test_seed_rows_round_trip_through_the_model(migrated_db) -> None:
     with migrated_db.session_factory() as session:
         row = session.get(PresetRow, preset.name)
         assert row is not None
-        assert row.to_domain() == preset
+        assert repo.preset_of(row) == preset
         assert row.updated_at == at
 
 
