@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from atp.domain.candles import Candles
-from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
 from atp.domain.errors import FieldError
+from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
 from atp.domain.instruments import check_listed
 from atp.domain.presets import Preset, apply_overrides
 from atp.engine.clock import Clock
