@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from atp.events import EventKind
 from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status
@@ -18,8 +19,9 @@ from atp.integrity.sources.logs import ErrorScan, scan_errors
 
 ID = "errors"
 TITLE = "Recent errors / exceptions"
-_ATTRIBUTE = {"exchange_auth": "exchange_auth", "exchange_proxy": "exchange_auth",
-              "alert_failed": "alert_emissions"}
+_ATTRIBUTE = {EventKind.EXCHANGE_AUTH.value: "exchange_auth",
+              EventKind.EXCHANGE_PROXY.value: "exchange_auth",
+              EventKind.ALERT_FAILED.value: "alert_emissions"}
 _FIX = ("read the tracebacks (atp logs --since 15m | grep -B2 -A20 Traceback), fix the "
         "cause, restart the backend")
 

@@ -11,6 +11,7 @@ import statistics
 from collections import Counter
 from datetime import datetime
 
+from atp.events import EventKind
 from atp.integrity.checks._common import hhmmss, limit_list, plural
 from atp.integrity.context import STALE_AFTER_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago
@@ -33,7 +34,7 @@ async def run(ctx: CheckContext) -> CheckResult:
     summary = await ctx.api.get("/api/monitoring/summary")
     cycles = await ctx.api.get("/api/monitoring/cycles", since=ctx.since_iso(), limit=1000)
     watchlist = await ctx.api.get("/api/watchlist")
-    skipped_events = await ctx.api.get_all("/api/events", type="symbol_skipped",
+    skipped_events = await ctx.api.get_all("/api/events", type=EventKind.SYMBOL_SKIPPED.value,
                                            since=ctx.since_iso())
     enabled = enabled_symbols(watchlist)
     started_at = parse_time(summary.get("started_at"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from atp.events import EventKind
 from atp.integrity.checks._common import hhmmss, plural
 from atp.integrity.context import PENDING_LIMIT_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago
@@ -35,10 +36,13 @@ def _second_client(description: str) -> tuple[str, str]:
 
 async def run(ctx: CheckContext) -> CheckResult:
     state: dict[str, Any] = await ctx.api.get("/api/telegram/state")
-    retries = await ctx.api.get_all("/api/events", type="alert_retry", since=ctx.since_iso())
-    conflicts_ev = await ctx.api.get_all("/api/events", type="telegram_getupdates_conflict",
-                                         since=ctx.since_iso())
-    sent_ev = await ctx.api.get_all("/api/events", type="alert_sent", since=ctx.since_iso())
+    since = ctx.since_iso()
+    retries = await ctx.api.get_all("/api/events", type=EventKind.ALERT_RETRY.value,
+                                    since=since)
+    conflicts_ev = await ctx.api.get_all(
+        "/api/events", type=EventKind.TELEGRAM_GETUPDATES_CONFLICT.value, since=since)
+    sent_ev = await ctx.api.get_all("/api/events", type=EventKind.ALERT_SENT.value,
+                                    since=since)
     last_send = parse_time(state.get("last_send_at"))
     last_error_at = parse_time(state.get("last_error_at"))
     last_error = str(state.get("last_error") or "")

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from atp.domain.throttle import ThrottleState, throttle_verdict
+from atp.events import EventKind
 from atp.integrity.checks._common import hhmmss, limit_list, plural
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status
@@ -54,7 +55,8 @@ def _name(event: dict[str, Any]) -> str:
 
 
 async def run(ctx: CheckContext) -> CheckResult:
-    events = await ctx.api.get_all("/api/events", type="alert_throttled", since=ctx.since_iso())
+    events = await ctx.api.get_all("/api/events", type=EventKind.ALERT_THROTTLED.value,
+                                   since=ctx.since_iso())
     results: dict[str, list[tuple[dict[str, Any], str | None]]] = {
         "ok": [], "wrong": [], "reason": [], "no_state": []}
     for event in events:
