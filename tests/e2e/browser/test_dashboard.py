@@ -17,19 +17,24 @@ async def test_watchlist_shows_symbols_and_the_engines_decisions(dashboard: Dash
     page = dashboard.page
     await page.goto(f"{dashboard.url}/")
     await page.wait_for_selector("body[data-loaded=true]")
-    for symbol, (_, decision, _) in dashboard.platform.monitor.latest.items():
-        assert decision is not None
+    core = dashboard.platform.core
+    symbols = [w["symbol"] for w in await core.watchlist()]
+    assert symbols
+    for symbol in symbols:
+        # the page shows the newest *stored* decision (the one record)
+        [decision] = await core.decisions(symbol=symbol, kinds=None, since=None, until=None,
+                                          limit=1, offset=0)
         cell = page.locator(f'#coins tr[data-symbol="{symbol}"] td.decision')
-        assert (await cell.inner_text()).strip() == decision.decision
-        for flag, value in decision.flags.items():
+        assert (await cell.inner_text()).strip() == decision["decision"]
+        for flag, value in decision["flags"].items():
             css = await page.locator(f'#coins tr[data-symbol="{symbol}"] '
                                      f'td[data-flag="{flag}"]').get_attribute("class")
             expected = {True: "on", False: "off", None: "unknown"}[value]
             assert css is not None and expected in css.split(), (symbol, flag)
         ma10w = page.locator(f'#coins tr[data-symbol="{symbol}"] td[data-indicator="ma10w"]')
-        assert decision.indicators.ma10w is not None
+        assert decision["indicators"]["ma10w"] is not None
         shown = float((await ma10w.inner_text()).strip())
-        assert shown == pytest.approx(decision.indicators.ma10w, rel=1e-5), symbol
+        assert shown == pytest.approx(decision["indicators"]["ma10w"], rel=1e-5), symbol
     await page.wait_for_selector("#chart svg rect.candle")
     assert await page.locator("#chart svg polyline.ema10").count() == 1
     assert (await page.locator("#chart-decision").inner_text()) == "BUY"  # first row: AAA
