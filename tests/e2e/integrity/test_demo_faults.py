@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from atp.integrity.report import Report, Status
 from atp.integrity.runner import evaluate
 from atp.integrity.sources.http import ApiSource
 from atp.integrity.sources.logs import FileLog
+from tests.processes import read_port_file, spawn_demo
 
 pytestmark = pytest.mark.slow
 ATP = str(Path(sys.executable).parent / "atp")
@@ -51,25 +51,19 @@ class Demo:
     proc: subprocess.Popen[bytes]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
+    """Every demo on port 0; each reports the port it bound through its port file."""
     started: dict[str, Demo] = {}
     try:
+        spawned = {}
         for name in ["healthy", *FAULTS]:
             work = tmp_path_factory.mktemp(name)
-            port = _free_port()
-            argv = [ATP, "demo", "--port", str(port), "--no-live", "--workdir", str(work)]
-            if name != "healthy":
-                argv += ["--fault", name]
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                                    stderr=(work / "stderr.txt").open("wb"))
-            started[name] = Demo(name, f"http://127.0.0.1:{port}", work / "atp.log", proc)
+            spawned[name] = (work, *spawn_demo(work, [] if name == "healthy" else [name]))
+            started[name] = Demo(name, "", work / "atp.log", spawned[name][1])
+        for name, (work, proc, port_file) in spawned.items():
+            port = read_port_file(port_file, proc, 90, work / "stderr.txt")
+            started[name].url = f"http://127.0.0.1:{port}"
         yield started
     finally:
         for demo in started.values():
