@@ -7,9 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ATP = str(Path(sys.executable).with_name("atp"))
 
@@ -77,3 +79,43 @@ def start_demo(workdir: Path, faults: Sequence[str] = (), timeout: float = 60) -
         proc.wait()
         raise
     return DemoProcess(workdir, proc, port)
+
+
+HEALTHY = "healthy"
+
+
+class DemoFleet:
+    """Demos by name, started together on first request (tests/e2e/conftest.py)."""
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.running: dict[str, DemoProcess] = {}
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def demos(self, names: Iterable[str]) -> dict[str, DemoProcess]:
+        """Demo per name (`healthy`, or a fault of `atp demo --fault`), each on port 0."""
+        wanted = list(names)
+        spawned: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        for name in wanted:
+            if name not in self.running and name not in spawned:
+                proc, port_file = spawn_demo(self.tmp.mktemp(name),
+                                             [] if name == HEALTHY else [name])
+                self._procs.append(proc)
+                spawned[name] = (proc, port_file)
+        for name, (proc, port_file) in spawned.items():
+            port = read_port_file(port_file, proc, 90, port_file.with_name("stderr.txt"))
+            self.running[name] = DemoProcess(port_file.parent, proc, port)
+        return {name: self.running[name] for name in wanted}
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+        self.running.clear()

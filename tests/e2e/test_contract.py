@@ -1,11 +1,12 @@
 """The names product.md fixes are produced: every API path and field of §3, every check
 id and output field of §4, every log marker and its fields of §5, by a real `atp demo`.
 
-Two demos run side by side (module fixture, port 0): a healthy one until a BUY or SELL
-alert has been delivered and one throttled, for §3, §4 and most of §5; and one with
-`--fault exchange-auth --fault telegram-conflict` for the two diagnostic markers. The
-names are data below, each list quoting the line of product.md it comes from; the test
-code only checks them, so a renamed field fails here first.
+Demos on port 0 from the demo fleet (tests/e2e/conftest.py, shared with the fault tests,
+so no extra warm-up): the healthy one, once a BUY or SELL alert has been delivered and one
+throttled, for §3, §4 and most of §5; `--fault exchange-auth` and `--fault
+telegram-conflict` for the two diagnostic markers. The names are data below, each list
+quoting the line of product.md it comes from; the test code only checks them, so a
+renamed field fails here first.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import ATP, DemoProcess, read_port_file, spawn_demo
+from tests.processes import ATP, HEALTHY, DemoFleet, DemoProcess
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 150.0
@@ -131,51 +132,31 @@ def delivered_and_throttled(lines: list[str]) -> bool:
     return bool(sent) and bool(marked(lines, "ALERT_THROTTLED"))
 
 
-def fault_lines_seen(lines: list[str]) -> bool:
-    return all(any(e.startswith(p) for e in lines) for p in FAULT_LINES.values())
-
-
 @dataclass
 class Demos:
     healthy: DemoProcess
-    faulty: DemoProcess
+    faulty: dict[str, DemoProcess]  # fault → its demo
 
 
-def _wait(demo: DemoProcess, done: Callable[[list[str]], bool], what: str) -> list[str]:
+def _wait(demo: DemoProcess, done: Callable[[list[str]], bool], what: str) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:  # a condition on the demo's own log, with a deadline
-        assert demo.proc.poll() is None, f"atp demo exited: {(demo.workdir / 'stderr.txt')}"
-        lines = events(demo.log)
-        if done(lines):
-            return lines
+        assert demo.proc.poll() is None, f"atp demo exited: {demo.workdir / 'stderr.txt'}"
+        if done(events(demo.log)):
+            return
         time.sleep(1)
     pytest.fail(f"{what} not in {demo.log} within {DEADLINE_S:.0f} s", pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demos]:
-    spawned = {"healthy": spawn_demo(tmp_path_factory.mktemp("healthy")),
-               "faulty": spawn_demo(tmp_path_factory.mktemp("faulty"), list(FAULT_LINES))}
-    procs: dict[str, DemoProcess] = {}
-    try:
-        for name, (proc, port_file) in spawned.items():
-            port = read_port_file(port_file, proc, 90, port_file.with_name("stderr.txt"))
-            procs[name] = DemoProcess(port_file.parent, proc, port)
-        both = Demos(procs["healthy"], procs["faulty"])
-        _wait(both.healthy, delivered_and_throttled, "a delivered BUY/SELL alert and a "
-              "throttled one")
-        _wait(both.faulty, fault_lines_seen, " and ".join(FAULT_LINES.values()))
-        yield both
-    finally:
-        for proc, _ in spawned.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc, _ in spawned.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def demos(demo_fleet: DemoFleet) -> Demos:
+    fleet = demo_fleet.demos([HEALTHY, *FAULT_LINES])
+    both = Demos(fleet[HEALTHY], {fault: fleet[fault] for fault in FAULT_LINES})
+    _wait(both.healthy, delivered_and_throttled, "a delivered BUY/SELL alert and a throttled one")
+    for fault, line in FAULT_LINES.items():
+        _wait(both.faulty[fault], lambda lines, p=line: any(e.startswith(p) for e in lines),
+              line)
+    return both
 
 
 def get(demo: DemoProcess, path: str) -> httpx.Response:
@@ -299,11 +280,11 @@ def test_alert_emit_lines_name_the_call_and_a_known_status(demos: Demos) -> None
 @pytest.mark.xfail(strict=False, reason="watchdog messages still use ALERT_EMIT_FINAL; the "
                    "lead is moving them to their own [WATCHDOG] marker (issue 10, item 5)")
 def test_no_alert_emit_line_is_a_watchdog_message(demos: Demos) -> None:
-    for demo in (demos.healthy, demos.faulty):
+    for demo in (demos.healthy, *demos.faulty.values()):
         for f in marked(events(demo.log), "ALERT_EMIT_FINAL"):
             assert f.get("side") in EMIT_CALLS and f.get("symbol") not in (None, "", "None"), f
 
 
 @pytest.mark.parametrize("fault", list(FAULT_LINES))
 def test_fault_produces_its_marker(demos: Demos, fault: str) -> None:
-    assert any(e.startswith(FAULT_LINES[fault]) for e in events(demos.faulty.log))
+    assert any(e.startswith(FAULT_LINES[fault]) for e in events(demos.faulty[fault].log))

@@ -2,8 +2,9 @@
 names it with the right check id and status, in text, JSON and Nagios form, with the
 right exit code, while no other check is critical. A healthy demo passes after warm-up.
 
-All seven demos start at once (module fixture) so the suite waits for the slowest one
-(`monitor-stall` needs its 60 s of silence) instead of their sum.
+All seven demos start at once (the demo fleet, shared with tests/e2e/test_contract.py)
+so the suite waits for the slowest one (`monitor-stall` needs its 60 s of silence)
+instead of their sum.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from atp.integrity.report import Report, Status
 from atp.integrity.runner import evaluate
 from atp.integrity.sources.http import ApiSource
 from atp.integrity.sources.logs import FileLog
-from tests.processes import read_port_file, spawn_demo
+from tests.processes import HEALTHY, DemoFleet
 
 pytestmark = pytest.mark.slow
 ATP = str(Path(sys.executable).parent / "atp")
@@ -52,28 +52,10 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
-    """Every demo on port 0; each reports the port it bound through its port file."""
-    started: dict[str, Demo] = {}
-    try:
-        spawned = {}
-        for name in ["healthy", *FAULTS]:
-            work = tmp_path_factory.mktemp(name)
-            spawned[name] = (work, *spawn_demo(work, [] if name == "healthy" else [name]))
-            started[name] = Demo(name, "", work / "atp.log", spawned[name][1])
-        for name, (work, proc, port_file) in spawned.items():
-            port = read_port_file(port_file, proc, 90, work / "stderr.txt")
-            started[name].url = f"http://127.0.0.1:{port}"
-        yield started
-    finally:
-        for demo in started.values():
-            demo.proc.terminate()
-        for demo in started.values():
-            try:
-                demo.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                demo.proc.kill()
-                demo.proc.wait()
+def demos(demo_fleet: DemoFleet) -> dict[str, Demo]:
+    """Every demo at once, on port 0 (the fleet: tests/e2e/conftest.py)."""
+    return {name: Demo(name, d.url, d.log, d.proc)
+            for name, d in demo_fleet.demos([HEALTHY, *FAULTS]).items()}
 
 
 async def _report(demo: Demo) -> Report:
@@ -109,7 +91,7 @@ def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
-    demo = demos["healthy"]
+    demo = demos[HEALTHY]
     await _until(demo, lambda r: r.status is Status.OK
                  and r.check("alert_emissions").data.get("outcomes", {}).get("SENT"))
     done = _cli(demo, "text")
