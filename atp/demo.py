@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,9 @@ class Demo:
             await asyncio.to_thread(self.proxy.start)
             proxy_url = self.proxy.url_with("atp", "a-wrong-password")
 
+        # port 0 (any free port) is a listen request, not a setting: the bound port is
+        # `self.port` once the API accepts
+        port_setting: dict[str, Any] = {"api_port": self.port} if self.port else {}
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database_url=db_url,
@@ -123,7 +126,7 @@ class Demo:
             telegram_chat_id=str(DEMO_CHAT),
             telegram_api_base=self.telegram.base_url,
             monitor_interval_seconds=self.interval,
-            api_port=self.port,
+            **port_setting,
             api_token=DEMO_API_TOKEN,
             log_file=str(self.workdir / "atp.log"),
         )
@@ -141,6 +144,7 @@ class Demo:
             self._tasks.append(asyncio.create_task(self._stall_after_warmup()))
         self.api = PlatformApi(self.platform, "127.0.0.1", self.port)
         await self.api.start()
+        self.port = self.api.server.port  # the bound one: `--port 0` picks a free port
 
     async def _seed(self) -> None:
         """The watchlist, through the core like any other change (audited as "demo").
@@ -225,7 +229,9 @@ class Demo:
 
 
 async def run_demo(port: int, faults: Sequence[str], duration: float | None = None,
-                   live: bool = True, workdir: Path | None = None) -> None:
+                   live: bool = True, workdir: Path | None = None,
+                   on_ready: Callable[[int], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or `duration`); `on_ready(port)` once the API accepts."""
     demo = Demo(port=port, faults=list(faults), workdir=workdir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -234,6 +240,8 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
             loop.add_signal_handler(sig, stop.set)
     try:
         await demo.start()
+        if on_ready is not None:
+            on_ready(demo.port)
         console = Console()
         if live:
             loop_time = asyncio.get_running_loop().time
@@ -249,7 +257,8 @@ async def run_demo(port: int, faults: Sequence[str], duration: float | None = No
                     await demo.refresh()
                     view.update(demo.view())
         else:
-            console.print(f"ATP demo on http://127.0.0.1:{port} (log {demo.workdir}/atp.log)")
+            console.print(f"ATP demo on http://127.0.0.1:{demo.port} "
+                          f"(log {demo.workdir}/atp.log)")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=duration)
     finally:

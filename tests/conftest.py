@@ -225,11 +225,26 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger("atp").setLevel(logging.DEBUG)
 
 
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    if call.excinfo is not None:
-        from tests.canary import scan
+_CANARY_USED = pytest.StashKey[bool]()
 
+
+@pytest.fixture
+def canary(request: pytest.FixtureRequest) -> Any:
+    """The canary API key and secret, for a test that puts them to use. Asking for them
+    enrols the test: tests/test_canary.py requires such tests to have passed in the run."""
+    from tests.canary import Canary
+
+    request.node.stash[_CANARY_USED] = True
+    return Canary()
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    from tests.canary import exercised, scan
+
+    if call.excinfo is not None:
         scan(f"exception in {item.nodeid}", str(call.excinfo.getrepr()))
+    elif call.when == "call" and item.stash.get(_CANARY_USED, False):
+        exercised(item.nodeid)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

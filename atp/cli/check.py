@@ -25,24 +25,29 @@ class Format(StrEnum):
     nagios = "nagios"
 
 
+def _local_setting(name: str) -> str | None:
+    """One setting as `atp run` would read it (environment, then `.env`), without loading
+    and validating all of them: pydantic-settings alone is ~200 ms of start-up."""
+    for key, value in os.environ.items():
+        if key.upper() == name and value:
+            return value
+    if not os.path.isfile(".env"):
+        return None
+    from dotenv import dotenv_values
+
+    for key, found in dotenv_values(".env").items():
+        if key.upper() == name and found:
+            return found
+    return None
+
+
 def local_log_file() -> str | None:
     """LOG_FILE from the environment or `.env`, without failing on unrelated settings."""
-    try:
-        from atp.config import load_settings
-
-        return load_settings().log_file
-    except Exception:
-        return os.environ.get("LOG_FILE") or None
+    return _local_setting("LOG_FILE")
 
 
 def local_token() -> str | None:
-    try:
-        from atp.config import load_settings
-
-        token = load_settings().api_token
-        return token.get_secret_value() if token else None
-    except Exception:
-        return None
+    return _local_setting("API_TOKEN")
 
 
 async def run_check(spec: TargetSpec, only: list[str] | None = None) -> Report:
@@ -80,9 +85,10 @@ def check(
     only: list[str] = typer.Option([], "--check", help="Run only this check id "
                                    "(repeatable)."),
 ) -> None:
-    """Prove the chain signals → monitor → alerts → Telegram → exchange → containers works,
-    or name where it breaks, with the fix. Exit code 0 ok, 1 warning, 2 critical, 3 unknown.
-    """
+    """Prove the chain (signals → monitor → alerts → Telegram → exchange → containers) works, or name where it breaks, with the fix.
+
+    Exit code 0 ok, 1 warning, 2 critical, 3 unknown.
+    """  # noqa: E501
     from atp.integrity.render import RENDERERS
 
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from atp.cli.common import fail
+from atp.cli.common import PORT_FILE_HELP, fail, write_port_file
 
 FAULT_HELP = ("inject a failure (repeatable): telegram-conflict, telegram-outage, exchange-auth, "
               "proxy-auth, monitor-stall, alert-drop, stale-ticker:SYMBOL (e.g. "
@@ -15,7 +15,9 @@ FAULT_HELP = ("inject a failure (repeatable): telegram-conflict, telegram-outage
 
 
 def demo(
-    port: int = typer.Option(8002, "--port", help="Port of the dashboard and API."),
+    port: int = typer.Option(8002, "--port",
+                             help="Port of the dashboard and API (0 = any free port)."),
+    port_file: Path | None = typer.Option(None, "--port-file", help=PORT_FILE_HELP),
     fault: list[str] = typer.Option([], "--fault", help=FAULT_HELP),
     duration: float | None = typer.Option(None, "--duration", help="Stop after N seconds."),
     no_live: bool = typer.Option(False, "--no-live", help="Plain output (no live view)."),
@@ -29,7 +31,9 @@ def demo(
     if unknown:
         fail(f"--fault: unknown fault {', '.join(unknown)}; fix: use one of {', '.join(FAULTS)}")
     try:
-        asyncio.run(run_demo(port, fault, duration, live=not no_live, workdir=workdir))
+        asyncio.run(run_demo(port, fault, duration, live=not no_live, workdir=workdir,
+                             on_ready=None if port_file is None
+                             else lambda bound: write_port_file(port_file, bound)))
     except OSError as exc:
         fail(f"atp demo could not start: {exc.strerror or exc} (is port {port} free? "
              "fix: pass --port N)")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import typer
 
-from atp.cli.common import fail
+from atp.cli.common import PORT_FILE_HELP, fail, write_port_file
 
 emulate_app = typer.Typer(help="Run a protocol-faithful emulator of an external system.",
                           no_args_is_help=True)
@@ -24,6 +25,7 @@ def exchange(
         ["demo-key:demo-secret"], help="API key as KEY:SECRET (repeatable)."
     ),
     fault: list[str] = typer.Option([], help="Fault switch, e.g. malformed:BTC_USDT (repeatable)."),
+    port_file: Path | None = typer.Option(None, "--port-file", help=PORT_FILE_HELP),
 ) -> None:
     """Crypto.com Exchange v1 API emulator with a synthetic market.
 
@@ -51,6 +53,8 @@ def exchange(
         typer.echo(f"Crypto.com emulator at {url} ({symbols} symbols, seed {seed}, "
                    f"speed {speed}x, keys: {', '.join(k.split(':')[0] for k in key)})")
         typer.echo(f"  EXCHANGE_BASE_URL={url}")
+        if port_file is not None:
+            write_port_file(port_file, emu.port)
         try:
             await asyncio.Event().wait()
         finally:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from atp.cli.common import fail
+from atp.cli.common import PORT_FILE_HELP, fail, write_port_file
 
 
 def telegram(
@@ -35,6 +36,7 @@ def telegram(
     strict_chats: Annotated[
         bool, typer.Option(help="Unknown chats answer 'chat not found'.")
     ] = False,
+    port_file: Annotated[Path | None, typer.Option(help=PORT_FILE_HELP)] = None,
 ) -> None:
     """Telegram Bot API emulator: point TELEGRAM_API_BASE at the printed URL.
 
@@ -68,6 +70,8 @@ def telegram(
             typer.echo(f"  control API: {emulator.control_url}/_emulator/")
             active = emulator.state.faults.active()
             typer.echo(f"  faults: {', '.join(active) if active else 'none'}")
+            if port_file is not None:
+                write_port_file(port_file, emulator.port)
             await stop.wait()
         finally:
             await emulator.stop()

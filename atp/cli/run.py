@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+from pathlib import Path
 
 import typer
 
-from atp.cli.common import fail, settings_or_exit
+from atp.cli.common import PORT_FILE_HELP, fail, settings_or_exit, write_port_file
 
 
 def run(
     skip_migration_check: bool = typer.Option(False, help="Start even if the schema is old."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535,
+                                    help="Listen on this port instead of API_PORT "
+                                         "(0 = any free port)."),
+    port_file: Path | None = typer.Option(None, "--port-file", help=PORT_FILE_HELP),
 ) -> None:
     """Start the platform; refuses to start, listing what is missing or invalid."""
     from atp.config import SettingsError, mask_url, require
@@ -35,10 +41,10 @@ def run(
         if current != head:
             fail(f"database schema is at {current or 'nothing'}, this ATP needs {head}; "
                  "fix: run `atp db upgrade`")
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, port, port_file))
 
 
-async def _serve(settings: object) -> None:
+async def _serve(settings: object, port: int | None, port_file: Path | None) -> None:
     from atp.config import Settings
     from atp.logging import setup_logging
     from atp.runtime import PlatformApi, build_platform
@@ -52,9 +58,12 @@ async def _serve(settings: object) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await platform.start()
-    api = PlatformApi(platform, settings.api_host, settings.api_port)
+    api = PlatformApi(platform, settings.api_host, settings.api_port if port is None else port)
     try:
         await api.start()
+        logging.getLogger("atp.run").info("API listening on %s", api.base_url)
+        if port_file is not None:
+            write_port_file(port_file, api.server.port)
         await stop.wait()
     finally:
         await api.stop()

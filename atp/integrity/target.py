@@ -47,7 +47,7 @@ async def open_target(spec: TargetSpec) -> AsyncIterator[CheckContext]:
                 remote_docker_socket=(spec.docker_host or "/var/run/docker.sock")
                 if spec.use_docker else None,
             ).open()
-            api = ApiSource(tunnel.local_url, token=spec.token)
+            api = ApiSource(tunnel.local_url, token=spec.token, uds=tunnel.http_socket)
             if spec.use_docker:
                 docker = DockerSource(tunnel.docker_url, read_file=tunnel.read_file)
         else:

@@ -79,7 +79,7 @@ class Chain:
             return list(s.scalars(select(AlertOutcomeRow).order_by(AlertOutcomeRow.id)))
 
 
-async def test_scripted_sell_is_sent_then_throttled_with_the_exact_reason(db_url):
+async def test_scripted_sell_is_sent_then_throttled_with_the_exact_reason(db_url, canary):
     async with Chain(db_url) as chain:
         # a rise under way: RSI above 70 from the first cycle
         chain.exchange.script("SOL_USDT", "rsi_high", candles=40, pct_per_candle=2.0,
@@ -95,7 +95,7 @@ async def test_scripted_sell_is_sent_then_throttled_with_the_exact_reason(db_url
         assert throttled.reason == "cooldown 0.5/5.0 min; price change 0.00/1.00 %"
 
 
-async def test_opposite_side_after_the_market_turns_is_never_throttled(db_url):
+async def test_opposite_side_after_the_market_turns_is_never_throttled(db_url, canary):
     async with Chain(db_url) as chain:
         # 15 hours of rise up to now, then a steady fall: SELL first, BUY later
         chain.exchange.script("SOL_USDT", "rsi_high", candles=15, pct_per_candle=2.0,
@@ -115,7 +115,7 @@ async def test_opposite_side_after_the_market_turns_is_never_throttled(db_url):
         assert any("BUY SOL_USDT" in t for t in texts)
 
 
-async def test_disabled_side_is_blocked_once_per_change_of_decision(db_url):
+async def test_disabled_side_is_blocked_once_per_change_of_decision(db_url, canary):
     async with Chain(db_url) as chain:
         chain.exchange.script("SOL_USDT", "rsi_high", candles=40, pct_per_candle=2.0,
                               start=T0 - 15 * 3600)

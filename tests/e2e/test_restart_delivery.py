@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,12 @@ from atp.store import migrate
 from atp.store.models import AlertOutcomeRow, EventRow, OutboxRow, WatchlistRow
 from tests.canary import CANARY_KEY, CANARY_SECRET, scan
 from tests.outcomes import assert_one_outcome_per_decision
+from tests.processes import read_port_file
 
 ATP = str(Path(sys.executable).with_name("atp"))
 TOKEN = "777:restart-test-token"
 CHAT = 555
 KEY, SECRET = CANARY_KEY, CANARY_SECRET
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_for(predicate, timeout: float, what: str) -> None:
@@ -50,7 +44,7 @@ def outcomes(engine) -> list[AlertOutcomeRow]:
 
 
 @pytest.mark.slow
-async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, tmp_path):
+async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, canary, tmp_path):
     import sqlalchemy.orm
 
     migrate.upgrade(db_url)
@@ -72,16 +66,19 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, tmp
         "EXCHANGE_API_KEY": KEY, "EXCHANGE_API_SECRET": SECRET,
         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": str(CHAT),
         "TELEGRAM_API_BASE": tg.base_url, "PRODUCTION": "true",
-        "MONITOR_INTERVAL_SECONDS": "2", "API_PORT": str(free_port()),
+        "MONITOR_INTERVAL_SECONDS": "2",
         "LOG_FILE": str(tmp_path / "atp.log"), "INSTANCE_NAME": "restart-test",
     }
     procs: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
         err = (tmp_path / f"stderr-{len(procs)}.log").open("wb")
-        proc = subprocess.Popen([ATP, "run"], env=env, cwd=tmp_path,
+        port_file = tmp_path / f"port-{len(procs)}"
+        proc = subprocess.Popen([ATP, "run", "--port", "0", "--port-file", str(port_file)],
+                                env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=err)
         procs.append(proc)
+        read_port_file(port_file, proc, 60, Path(err.name))  # up: its API accepts
         return proc
 
     try:

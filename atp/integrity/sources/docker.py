@@ -7,6 +7,7 @@ so a service with no container at all is reported missing, not silently absent.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from atp.integrity.sources import SourceUnavailable
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
 CONFIG_FILES = "com.docker.compose.project.config_files"
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,12 @@ class DockerSource:
 
     def client(self) -> Any:
         if self._client is None:
+            if not self.base_url and not os.environ.get("DOCKER_HOST") \
+                    and not Path(DEFAULT_SOCKET).exists():
+                # No engine to ask: say so without importing the SDK (requests, urllib3:
+                # ~80 ms of every local `atp check` on a host without Docker).
+                raise SourceUnavailable("docker", f"{self.name} not reachable: no socket at "
+                                        f"{DEFAULT_SOCKET} and DOCKER_HOST unset")
             try:
                 import docker
             except ImportError:

@@ -30,12 +30,15 @@ class ApiSource:
         timeout: float = 5.0,
         token: str | None = None,
         client: httpx.AsyncClient | None = None,
+        uds: str | None = None,
     ) -> None:
+        """`uds`: reach the API through this Unix socket (an SSH forward) instead."""
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._own = client is None
         self._client = client or httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, headers=headers, trust_env=False
+            base_url=self.base_url, timeout=timeout, headers=headers, trust_env=False,
+            transport=httpx.AsyncHTTPTransport(uds=uds) if uds else None,
         )
         self._cache: dict[str, asyncio.Future[Any]] = {}
         self.server_date: datetime | None = None

@@ -1,9 +1,10 @@
 """SSH to the backend's host through the system `ssh` client (so `~/.ssh/config` aliases,
 keys, agents and jump hosts work as the operator set them up).
 
-One master connection carries everything: a local forward to the backend's HTTP port, a
+One master connection carries everything: a forward of the backend's HTTP port, a
 forward of the host's Docker Engine socket, and (through the control socket) the
-commands that read the log, so a remote check pays for one SSH handshake.
+commands that read the log, so a remote check pays for one SSH handshake. Both forwards
+end in Unix sockets in a private temp dir: no local TCP port to pick, none to race for.
 """
 
 from __future__ import annotations
@@ -21,12 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 from atp.integrity.sources import SourceUnavailable
 
 CONNECT_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SshTunnel:
@@ -47,13 +42,15 @@ class SshTunnel:
         self._dir = tempfile.TemporaryDirectory(prefix="atp-ssh-")
         self.control = str(Path(self._dir.name) / "ctl")
         self.docker_socket = str(Path(self._dir.name) / "docker.sock")
-        self.local_port = 0
+        # The backend's HTTP API, forwarded: connect here with `local_url` as the URL.
+        self.http_socket = str(Path(self._dir.name) / "http.sock")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def local_url(self) -> str:
+        """The backend's URL as seen through `http_socket` (host part for the header)."""
         parts = urlsplit(self.remote_url)
-        return urlunsplit(("http", f"127.0.0.1:{self.local_port}", parts.path, "", ""))
+        return urlunsplit(("http", parts.netloc or "127.0.0.1", parts.path, "", ""))
 
     @property
     def docker_url(self) -> str | None:
@@ -67,10 +64,9 @@ class SshTunnel:
         parts = urlsplit(self.remote_url)
         rhost = parts.hostname or "127.0.0.1"
         rport = parts.port or (443 if parts.scheme == "https" else 80)
-        self.local_port = free_port()
         argv = [*self._base(), "-N", "-M", "-S", self.control,
                 "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
-                "-L", f"127.0.0.1:{self.local_port}:{rhost}:{rport}"]
+                "-L", f"{self.http_socket}:{rhost}:{rport}"]
         if self.remote_docker_socket:
             argv += ["-L", f"{self.docker_socket}:{self.remote_docker_socket}"]
         argv.append(self.host)
@@ -86,9 +82,9 @@ class SshTunnel:
                     if self._proc.stderr else ""
                 self._proc = None
                 raise SourceUnavailable("ssh", f"ssh {self.host} failed: {err[-300:]}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.local_port), timeout=0.2
-            ):
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(0.2)
+                probe.connect(self.http_socket)
                 return self
             time.sleep(0.02)
         self.close()

@@ -2,19 +2,18 @@
 names it with the right check id and status, in text, JSON and Nagios form, with the
 right exit code, while no other check is critical. A healthy demo passes after warm-up.
 
-All seven demos start at once (module fixture) so the suite waits for the slowest one
-(`monitor-stall` needs its 60 s of silence) instead of their sum.
+All seven demos start at once (the demo fleet, shared with tests/e2e/test_contract.py)
+so the suite waits for the slowest one (`monitor-stall` needs its 60 s of silence)
+instead of their sum.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from atp.integrity.report import Report, Status
 from atp.integrity.runner import evaluate
 from atp.integrity.sources.http import ApiSource
 from atp.integrity.sources.logs import FileLog
+from tests.processes import HEALTHY, DemoFleet
 
 pytestmark = pytest.mark.slow
 ATP = str(Path(sys.executable).parent / "atp")
@@ -51,35 +51,11 @@ class Demo:
     proc: subprocess.Popen[bytes]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Demo]]:
-    started: dict[str, Demo] = {}
-    try:
-        for name in ["healthy", *FAULTS]:
-            work = tmp_path_factory.mktemp(name)
-            port = _free_port()
-            argv = [ATP, "demo", "--port", str(port), "--no-live", "--workdir", str(work)]
-            if name != "healthy":
-                argv += ["--fault", name]
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                                    stderr=(work / "stderr.txt").open("wb"))
-            started[name] = Demo(name, f"http://127.0.0.1:{port}", work / "atp.log", proc)
-        yield started
-    finally:
-        for demo in started.values():
-            demo.proc.terminate()
-        for demo in started.values():
-            try:
-                demo.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                demo.proc.kill()
-                demo.proc.wait()
+def demos(demo_fleet: DemoFleet) -> dict[str, Demo]:
+    """Every demo at once, on port 0 (the fleet: tests/e2e/conftest.py)."""
+    return {name: Demo(name, d.url, d.log, d.proc)
+            for name, d in demo_fleet.demos([HEALTHY, *FAULTS]).items()}
 
 
 async def _report(demo: Demo) -> Report:
@@ -115,7 +91,7 @@ def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
-    demo = demos["healthy"]
+    demo = demos[HEALTHY]
     await _until(demo, lambda r: r.status is Status.OK
                  and r.check("alert_emissions").data.get("outcomes", {}).get("SENT"))
     done = _cli(demo, "text")

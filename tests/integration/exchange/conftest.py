@@ -30,7 +30,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def emulator(clock: ManualClock) -> AsyncIterator[CryptoComEmulator]:
+async def emulator(clock: ManualClock, canary: Any) -> AsyncIterator[CryptoComEmulator]:
+    """The exchange with the canary key: every test on it is enrolled in the canary watch."""
     emu = CryptoComEmulator(clock=clock, symbols=12, seed=7)
     emu.add_key(KEY, SECRET)
     await emu.start()

@@ -99,16 +99,18 @@ async def test_wrong_proxy_credentials_are_diagnosed_as_proxy(harness, proxy, ca
 
 
 async def test_unreachable_proxy(harness):
+    # Bound but never listening, and held for the whole test: connections to it are
+    # refused, and no other process can take the port meanwhile.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = harness.settings(exchange_proxy_url=f"http://u:p@127.0.0.1:{port}")
-    with pytest.raises(ProxyError) as info:
-        await harness.client(settings, retries=0).fetch_tickers()
-    assert info.value.kind == "proxy_unreachable"
-    result = await diagnose(settings)
-    assert result.check("proxy").verdict == "critical"
-    assert "not reachable" in result.check("proxy").summary
+        settings = harness.settings(exchange_proxy_url=f"http://u:p@127.0.0.1:{port}")
+        with pytest.raises(ProxyError) as info:
+            await harness.client(settings, retries=0).fetch_tickers()
+        assert info.value.kind == "proxy_unreachable"
+        result = await diagnose(settings)
+        assert result.check("proxy").verdict == "critical"
+        assert "not reachable" in result.check("proxy").summary
 
 
 async def test_diagnose_without_credentials(harness):
