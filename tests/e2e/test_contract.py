@@ -277,8 +277,6 @@ def test_alert_emit_lines_name_the_call_and_a_known_status(demos: Demos) -> None
     assert all(fields(e).get("status") in EMIT_STATUSES for e in raw)
 
 
-@pytest.mark.xfail(strict=False, reason="watchdog messages still use ALERT_EMIT_FINAL; the "
-                   "lead is moving them to their own [WATCHDOG] marker (issue 10, item 5)")
 def test_no_alert_emit_line_is_a_watchdog_message(demos: Demos) -> None:
     for demo in (demos.healthy, *demos.faulty.values()):
         for f in marked(events(demo.log), "ALERT_EMIT_FINAL"):
