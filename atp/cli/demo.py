@@ -36,6 +36,6 @@ def demo(
                              else lambda bound: write_port_file(port_file, bound)))
     except OSError as exc:
         fail(f"atp demo could not start: {exc.strerror or exc} (is port {port} free? "
-             "fix: pass --port N)")
+             "fix: pass --port N, or --port 0 for any free one)")
     except KeyboardInterrupt:
         pass

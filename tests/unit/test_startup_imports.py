@@ -5,6 +5,7 @@ flake on a busy machine. Each runs in a fresh interpreter."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -41,7 +42,7 @@ app()
 def modules_loaded(args: list[str]) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True,
                           text=True, timeout=60, check=False,
-                          env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": ""})
+                          env={**os.environ, "DOCKER_HOST": ""})
     return set(json.loads(done.stderr.strip().splitlines()[-1])), done
 
 

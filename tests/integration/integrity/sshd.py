@@ -9,6 +9,7 @@ no free-port guess that another process could take between the guess and the bin
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -80,6 +81,8 @@ class LoopbackSshd:
         return f"-F {self.client_config}"
 
     def stop(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the acceptor's accept() (close does not)
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         if self._acceptor is not None:
             self._acceptor.join(timeout=5)
