@@ -48,6 +48,17 @@ class EventKind(StrEnum):
     TELEGRAM_LEASE_LOST = "telegram_lease_lost"
     TELEGRAM_POLL_ERROR = "telegram_poll_error"
     TELEGRAM_COMMAND_FAILED = "telegram_command_failed"
+    ORDER_INTENT = "order_intent"
+    ORDER_BLOCKED = "order_blocked"
+    ORDER_PLACED = "order_placed"
+    ORDER_FILLED = "order_filled"
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_REJECTED = "order_rejected"
+    ORDER_FAILED = "order_failed"
+    PROTECTION_PLACED = "protection_placed"
+    PROTECTION_FAILED = "protection_failed"
+    PROTECTION_FILLED = "protection_filled"
+    TRADING_SWITCH_CHANGED = "trading_switch_changed"
 
 
 ALERT_OUTCOME_KINDS: dict[str, EventKind] = {
@@ -311,6 +322,162 @@ class TelegramPollerEvent(Event):
         if self.event_kind in (EventKind.TELEGRAM_LEASE_ACQUIRED, EventKind.TELEGRAM_LEASE_LOST):
             return "info"
         return "warning"
+
+
+# ── orders (business-rules §6): one outcome per trade-enabled accepted alert ─────────────
+# Every order event carries the decision id (the journal row's `decision_id`) and the
+# `client_oid`, so `order_execution` reconciles intents with outcomes from the journal.
+
+ORDER_OUTCOME_KINDS: dict[str, EventKind] = {
+    "BLOCKED": EventKind.ORDER_BLOCKED,
+    "PLACED": EventKind.ORDER_PLACED,
+    "FILLED": EventKind.ORDER_FILLED,
+    "CANCELLED": EventKind.ORDER_CANCELLED,
+    "REJECTED": EventKind.ORDER_REJECTED,
+    "FAILED": EventKind.ORDER_FAILED,
+}
+
+
+@_register(EventKind.ORDER_INTENT)
+@dataclass(frozen=True, slots=True)
+class OrderIntent(Event):
+    KIND = EventKind.ORDER_INTENT
+    DOC = ("an accepted alert on a trade-enabled symbol became an order intent (recorded in "
+           "the alert's transaction, so no accepted alert can lose its intent)")
+    side: str = ""
+    client_oid: str = ""
+    mode: str = "paper"
+    notional: float | None = None
+    quantity: float | None = None
+
+
+@_register(EventKind.ORDER_BLOCKED)
+@dataclass(frozen=True, slots=True)
+class OrderBlocked(Event):
+    KIND = EventKind.ORDER_BLOCKED
+    DOC = "outcome BLOCKED: a gate of §6, the kill switch or the live refusal, with the " \
+          "measured values in `reason`"
+    side: str = ""
+    client_oid: str = ""
+    gate: str = ""
+    reason: str = ""
+
+
+@_register(EventKind.ORDER_PLACED)
+@dataclass(frozen=True, slots=True)
+class OrderPlaced(Event):
+    KIND = EventKind.ORDER_PLACED
+    DOC = "outcome PLACED: the broker accepted the order (FILLED or CANCELLED follows)"
+    side: str = ""
+    client_oid: str = ""
+    mode: str = "paper"
+    exchange_order_id: str | None = None
+    order_type: str = "MARKET"
+    role: str = "entry"
+
+
+@_register(EventKind.ORDER_FILLED)
+@dataclass(frozen=True, slots=True)
+class OrderFilled(Event):
+    KIND = EventKind.ORDER_FILLED
+    DOC = "outcome FILLED: quantity, average price and fee; realised P&L for a SELL"
+    side: str = ""
+    client_oid: str = ""
+    mode: str = "paper"
+    role: str = "entry"
+    quantity: float = 0.0
+    avg_price: float = 0.0
+    fee: float = 0.0
+    fee_currency: str | None = None
+    realised_pnl: float | None = None
+
+
+@_register(EventKind.ORDER_CANCELLED)
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(Event):
+    KIND = EventKind.ORDER_CANCELLED
+    SEVERITY = "warning"
+    DOC = "outcome CANCELLED: by /panic, by the OCO's other leg, or outside ATP (recorded, " \
+          "not fought)"
+    side: str = ""
+    client_oid: str = ""
+    role: str = "entry"
+    by: str = ""  # panic | oco | exchange | outside
+
+
+@_register(EventKind.ORDER_REJECTED)
+@dataclass(frozen=True, slots=True)
+class OrderRejectedEvent(Event):
+    KIND = EventKind.ORDER_REJECTED
+    SEVERITY = "warning"
+    DOC = "outcome REJECTED: the exchange's reason code and message (306, 609, 209, 42901, …)"
+    side: str = ""
+    client_oid: str = ""
+    role: str = "entry"
+    code: int | None = None
+    exchange_message: str = ""
+
+
+@_register(EventKind.ORDER_FAILED)
+@dataclass(frozen=True, slots=True)
+class OrderFailed(Event):
+    KIND = EventKind.ORDER_FAILED
+    SEVERITY = "error"
+    DOC = "outcome FAILED: an error that is not the exchange's refusal"
+    side: str = ""
+    client_oid: str = ""
+    role: str = "entry"
+    error: str = ""
+
+
+@_register(EventKind.PROTECTION_PLACED)
+@dataclass(frozen=True, slots=True)
+class ProtectionPlaced(Event):
+    KIND = EventKind.PROTECTION_PLACED
+    DOC = "the SL/TP pair of a filled BUY was placed as one OCO"
+    client_oid: str = ""  # the entry's
+    list_id: str = ""
+    quantity: float = 0.0
+    stop_loss: float = 0.0
+    take_profit: float = 0.0
+
+
+@_register(EventKind.PROTECTION_FAILED)
+@dataclass(frozen=True, slots=True)
+class ProtectionFailed(Event):
+    KIND = EventKind.PROTECTION_FAILED
+    SEVERITY = "error"
+    DOC = "placing the SL/TP pair failed: the position is unprotected (naked) until a retry " \
+          "succeeds or it is closed"
+    client_oid: str = ""  # the entry's
+    code: int | None = None
+    exchange_message: str = ""
+    attempt: int = 0
+    retry_in_s: float | None = None
+
+
+@_register(EventKind.PROTECTION_FILLED)
+@dataclass(frozen=True, slots=True)
+class ProtectionFilled(Event):
+    KIND = EventKind.PROTECTION_FILLED
+    DOC = "one leg of an SL/TP pair filled (the other is gone): the position closed"
+    client_oid: str = ""  # the entry's
+    leg: str = ""  # stop_loss | take_profit
+    quantity: float = 0.0
+    avg_price: float = 0.0
+    fee: float = 0.0
+    realised_pnl: float = 0.0
+
+
+@_register(EventKind.TRADING_SWITCH_CHANGED)
+@dataclass(frozen=True, slots=True)
+class TradingSwitchChanged(Event):
+    KIND = EventKind.TRADING_SWITCH_CHANGED
+    SEVERITY = "warning"
+    DOC = "the live-trading or the kill switch changed (also in the audit log)"
+    switch: str = ""  # live_trading | kill_switch
+    on: bool = False
+    author: str = ""
 
 
 def kind_of(event: Event) -> EventKind:

@@ -8,6 +8,14 @@ from datetime import datetime
 from typing import Protocol
 
 from atp.domain.candles import Candles
+from atp.domain.trading import (
+    BrokerMode,
+    InstrumentRules,
+    MarketOrder,
+    OrderState,
+    ProtectionOrder,
+    ProtectionState,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +47,44 @@ class MarketData(Protocol):
 class AlertSender(Protocol):
     async def send(self, chat_id: int | str, text: str) -> int:
         """Deliver one message and return its id; raises Transient/PermanentSendError."""
+        ...
+
+
+class Broker(Protocol):
+    """Where orders go: the paper broker in dry run, the exchange when live. Same answers
+    (`atp.domain.trading`), so the trader cannot tell them apart and no rule is written twice.
+
+    Every method raises `OrderRejected` (the exchange said no, with its code), `OutcomeUnknown`
+    (maybe placed: look up by client_oid before any retry) or `BrokerUnavailable`."""
+
+    mode: BrokerMode
+
+    async def instrument(self, symbol: str) -> InstrumentRules: ...
+
+    async def place_market(self, order: MarketOrder) -> OrderState:
+        """Place a market order; a reused client_oid raises `DuplicateOrder`."""
+        ...
+
+    async def place_protection(self, order: ProtectionOrder) -> ProtectionState:
+        """Place the SL/TP pair as one OCO (live: `private/advanced/create-oco`)."""
+        ...
+
+    async def lookup(self, symbol: str, client_oid: str) -> OrderState | None:
+        """The order with this client_oid, or None when the exchange never got it."""
+        ...
+
+    async def cancel(self, symbol: str, client_oid: str) -> OrderState | None:
+        """Cancel one order by client_oid; None when it is not open (already gone)."""
+        ...
+
+    async def cancel_protection(self, symbol: str, list_id: str) -> None:
+        """Cancel both legs of an OCO that are still open."""
+        ...
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Open orders, trigger orders (SL/TP legs) included."""
+        ...
+
+    async def balances(self) -> dict[str, float]:
+        """Total balance per currency."""
         ...
