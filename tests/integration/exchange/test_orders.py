@@ -85,3 +85,32 @@ async def test_insufficient_balance_is_a_typed_rejection_with_code(harness):
         await client.create_order("BTC_USDT", "sell", "market", 50.0)
     assert info.value.code == 306
     assert "INSUFFICIENT_AVAILABLE_BALANCE" in info.value.fix
+
+
+async def test_the_exchange_reason_codes_on_direct_requests(harness, emulator):
+    client = harness.client()
+
+    async def code_of(method: str, **params: str) -> int | None:
+        base = {"instrument_name": "ETH_USDT", "side": "SELL", "type": "MARKET", "quantity": "1"}
+        try:
+            await client.private_request(method, {**base, **params}, retry=False)
+        except ExchangeRejected as exc:
+            return exc.code
+        return 0
+
+    create, advanced = "private/create-order", "private/advanced/create-order"
+    assert await code_of(create, instrument_name="NOPE_USDT") == 209
+    assert await code_of(create, side="LONG") == 220
+    assert await code_of(create, client_oid="x" * 37) == 40004
+    assert await code_of(create, quantity="0.000001") == 415  # below the quantity tick
+    assert await code_of(create, quantity="0.0002") == 415  # below 1 USDT
+    assert await code_of(create, client_oid="same") == 0
+    assert await code_of(create, client_oid="same") == 204
+    price = emulator.market.price("ETH_USDT")
+    above, below = f"{price * 1.05:.2f}", f"{price * 0.95:.2f}"
+    assert await code_of(advanced, type="STOP_LOSS", ref_price=above) == 229
+    assert await code_of(advanced, type="TAKE_PROFIT", ref_price=below) == 229
+    assert await code_of(advanced, type="STOP_LOSS", side="BUY", ref_price=below) == 229
+    assert await code_of(advanced, type="MARKET") == 218
+    assert await code_of(advanced, type="STOP_LOSS", ref_price=below) == 0
+    assert await code_of(advanced, type="TAKE_PROFIT", ref_price=above) == 0
