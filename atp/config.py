@@ -8,7 +8,7 @@ Secrets are `SecretStr`: their repr is masked, and nothing here ever formats the
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         pattern=r"^(?i:debug|info|warning|error)$",
         description="Log level.",
         json_schema_extra=_fix("set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR"),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Console (stdout) log format: `text`, one greppable line per record "
+        "with an upper-case level, the marker and its key=value fields; `json` for log "
+        "shippers. LOG_FILE is always JSON lines.",
+        json_schema_extra=_fix("set LOG_FORMAT to text or json"),
     )
     log_file: str | None = Field(
         default=None,

@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from atp import local_runs
 from atp.config import Settings
 from atp.emulators.clock import AcceleratedClock
 from atp.emulators.cryptocom import CryptoComEmulator
@@ -71,6 +72,7 @@ class Demo:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _coins: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _outcomes: dict[str, int] = field(default_factory=dict, repr=False)
+    _registration: Path | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         unknown = unknown_faults(self.faults)
@@ -145,6 +147,9 @@ class Demo:
         self.api = PlatformApi(self.platform, "127.0.0.1", self.port)
         await self.api.start()
         self.port = self.api.server.port  # the bound one: `--port 0` picks a free port
+        # so `atp logs` / `atp check` on this machine find this demo's log unasked
+        self._registration = local_runs.register("demo", f"http://127.0.0.1:{self.port}",
+                                                 settings.log_file)
 
     async def _seed(self) -> None:
         """The watchlist, through the core like any other change (audited as "demo").
@@ -165,6 +170,7 @@ class Demo:
         self.platform.monitor.stalled = True
 
     async def stop(self) -> None:
+        local_runs.unregister(self._registration)
         for task in self._tasks:
             task.cancel()
         if self.api is not None:

@@ -1,8 +1,12 @@
 """Structured logging and the runbook's markers (product.md §5) as named helpers.
 
-Each marker line is one JSON object whose `event` is the greppable text the runbook knows
-(`[ALERT_EMIT_FINAL] symbol=X | side=BUY | ...`) and whose other keys carry the same
-values typed, so `atp logs` filters fields while old greps keep working.
+Each marker record's `event` is the greppable text the runbook knows
+(`[ALERT_EMIT_FINAL] symbol=X | side=BUY | ...`) and its other keys carry the same values
+typed. The console (stdout, what `docker logs NAME | grep …` pipes) gets `LOG_FORMAT`:
+`text` (default) is one line per record — time, upper-case level, logger, the marker text
+and `key=value` fields — so every grep of the runbook, `ERROR` included, finds its lines;
+`json` is for log shippers. `LOG_FILE` is always JSON lines: the record `atp logs` and
+`atp check` read (they parse both forms, so `docker logs` works with either).
 """
 
 from __future__ import annotations
@@ -25,32 +29,69 @@ TG = "TG"
 WATCHDOG = "WATCHDOG"  # watchdog and other system messages: never ALERT_EMIT_FINAL
 MARKERS = (MONITOR, STRATEGY, ALERT_EMIT, ALERT_THROTTLED, CRYPTO_AUTH, TG, WATCHDOG)
 
+LOG_FORMATS = ("text", "json")
+_TEXT_SKIP = frozenset({"event", "level", "timestamp", "logger", "marker", "exception"})
+
 _configured = False
 
 
-def setup_logging(level: str = "INFO", log_file: str | None = None, console: bool = True) -> None:
-    """JSON lines to `log_file` (read by `atp logs`) and, optionally, to stderr."""
+def _value(value: Any) -> str:
+    text = _render(value)
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+def render_text(record: dict[str, Any]) -> str:
+    """One record as a text line: `2026-12-02T10:00:00.123Z INFO atp.alerts [MARKER] k=v |
+    k=v`; other records get their extra fields as `key=value`, a traceback follows on
+    indented lines. The level is upper case so the runbook's `grep ERROR` finds errors
+    that have no traceback."""
+    stamp = str(record.get("timestamp", "")).replace("+00:00", "Z")
+    level = str(record.get("level", "info")).upper()
+    logger = record.get("logger") or "-"
+    event = str(record.get("event", ""))
+    line = f"{stamp} {level} {logger} {event}"
+    if not record.get("marker"):
+        extra = [f"{k}={_value(v)}" for k, v in record.items() if k not in _TEXT_SKIP]
+        if extra:
+            line += " " + " ".join(extra)
+    exc = record.get("exception")
+    if exc:
+        line += "\n" + "\n".join("    " + ln for ln in str(exc).rstrip().splitlines())
+    return line
+
+
+def _text_renderer(_logger: Any, _name: str, event_dict: dict[str, Any]) -> str:
+    return render_text(event_dict)
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    renderer: Any = _text_renderer if fmt == "text" else structlog.processors.JSONRenderer()
+    return structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=_shared_processors(),
+    )
+
+
+def setup_logging(level: str = "INFO", log_file: str | None = None, console: bool = True,
+                  fmt: str = "text") -> None:
+    """The console (stdout) in `fmt` (text | json) and JSON lines to `log_file`."""
     global _configured
-    handlers: list[logging.Handler] = []
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format {fmt!r} is not one of {', '.join(LOG_FORMATS)}")
+    handlers: list[tuple[logging.Handler, str]] = []
     if console:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        handlers.append((logging.StreamHandler(sys.stdout), fmt))
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append((logging.FileHandler(log_file, encoding="utf-8"), "json"))
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_atp", False):
             root.removeHandler(handler)
-    formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(),
-        ],
-        foreign_pre_chain=_shared_processors(),
-    )
-    for handler in handlers:
-        handler.setFormatter(formatter)
+    for handler, form in handlers:
+        handler.setFormatter(_formatter(form))
         handler._atp = True  # type: ignore[attr-defined]
+        handler._atp_format = form  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
     # Chatty libraries stay at WARNING so the structured log is the platform's story.
@@ -116,17 +157,22 @@ def log_markers(logger_name: str, lines: list[tuple[str, dict[str, Any]]]) -> No
             log_marker(log, name, **fields)
         return
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    rendered = []
+    records = []
     for name, fields in lines:
         text, data = marker(name, **fields)
-        record = {"event": text, **data, "level": "info", "logger": logger_name,
-                  "timestamp": stamp}
-        rendered.append(json.dumps(record, default=str))
-    block = "\n".join(rendered) + "\n"
+        records.append({"event": text, **data, "level": "info", "logger": logger_name,
+                        "timestamp": stamp})
+    blocks: dict[str, str] = {}
     for handler in handlers:
         stream = getattr(handler, "stream", None)
         if stream is None or not handler.level <= logging.INFO:
             continue
+        form = getattr(handler, "_atp_format", "json")
+        if form not in blocks:
+            render = render_text if form == "text" else (
+                lambda r: json.dumps(r, default=str))
+            blocks[form] = "\n".join(render(r) for r in records) + "\n"
+        block = blocks[form]
         handler.acquire()
         try:
             stream.write(block)

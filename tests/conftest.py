@@ -71,6 +71,19 @@ def _drop_stale_databases(conn: Connection) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Platforms started by tests register in a state directory of the test run, never in
+    the user's (`atp.local_runs`): a demo on this machine cannot leak into a test."""
+    previous = os.environ.get("ATP_STATE_DIR")
+    os.environ["ATP_STATE_DIR"] = str(tmp_path_factory.mktemp("atp-state"))
+    yield
+    if previous is None:
+        os.environ.pop("ATP_STATE_DIR", None)
+    else:
+        os.environ["ATP_STATE_DIR"] = previous
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[URL]:
     """A PostgreSQL database of this test session's own, dropped at the end."""

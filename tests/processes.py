@@ -4,6 +4,7 @@ between the guess and the bind."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -46,6 +47,12 @@ class DemoProcess:
     def log(self) -> Path:
         return self.workdir / "atp.log"
 
+    @property
+    def state_dir(self) -> Path:
+        """Where this demo registered itself (`atp.local_runs`): `atp logs` and `atp check`
+        run with `ATP_STATE_DIR` set to it find this demo and no other."""
+        return self.workdir / "state"
+
     def stop(self, timeout: float = 30) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -65,7 +72,8 @@ def spawn_demo(workdir: Path, faults: Sequence[str] = ()) -> tuple[subprocess.Po
     for fault in faults:
         argv += ["--fault", fault]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                            stderr=(workdir / "stderr.txt").open("wb"))
+                            stderr=(workdir / "stderr.txt").open("wb"),
+                            env={**os.environ, "ATP_STATE_DIR": str(workdir / "state")})
     return proc, port_file
 
 

@@ -436,3 +436,35 @@ class SettingsOut(BaseModel):
 
 class LiveTrading(_Request):
     enabled: StrictBool
+
+
+class TelegramMessage(BaseModel):
+    """One alert outcome as the old "Telegram Messages" view listed it."""
+
+    timestamp: datetime
+    symbol: str
+    side: str
+    status: str = Field(description="sent / pending / throttled / blocked / failed")
+    blocked: bool = Field(description="true when the alert was not sent by rule "
+                          "(BLOCKED or THROTTLED)")
+    message: str | None
+    reason: str | None
+    message_id: int | None
+    decision_id: str
+    origin: str | None
+
+
+class TelegramMessages(BaseModel):
+    messages: list[TelegramMessage]
+    total: int = Field(description="outcomes in the window, not only this page")
+
+
+class SnapshotData(BaseModel):
+    health: Health
+    coins: list[CoinOut]
+    recent_alerts: list[AlertOutcomeOut]
+
+
+class DashboardSnapshot(BaseModel):
+    data: SnapshotData
+    generated_at: datetime

@@ -42,8 +42,32 @@ def _local_setting(name: str) -> str | None:
 
 
 def local_log_file() -> str | None:
-    """LOG_FILE from the environment or `.env`, without failing on unrelated settings."""
-    return _local_setting("LOG_FILE")
+    """LOG_FILE from the environment or `.env` (without failing on unrelated settings),
+    else the log of the newest platform running on this machine (`atp demo`, `atp run`)."""
+    configured = _local_setting("LOG_FILE")
+    if configured:
+        return configured
+    from atp import local_runs
+
+    for run in local_runs.running():
+        if run.log_file:
+            return run.log_file
+    return None
+
+
+def no_log_hint() -> str:
+    """What to pass when no log was found: exact, naming a running platform if one is."""
+    from atp import local_runs
+
+    runs = local_runs.running()
+    if runs:
+        run = runs[0]
+        return (f"the platform running here (atp {run.kind}, pid {run.pid}, {run.url}) logs "
+                "only to its stdout: restart it with LOG_FILE=/path/atp.log, or pass "
+                "--compose-project NAME to read a container's docker logs")
+    return ("no platform is running on this machine and LOG_FILE is not set: pass "
+            "--log-file PATH, or --compose-project NAME to read the backend container's "
+            "docker logs")
 
 
 def local_token() -> str | None:

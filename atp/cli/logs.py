@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from atp.cli.check import local_log_file
+from atp.cli.check import local_log_file, no_log_hint
 from atp.cli.common import fail
 from atp.integrity.report import parse_duration
 from atp.integrity.sources import SourceUnavailable
@@ -69,7 +69,8 @@ def logs(
     level: str = typer.Option("debug", "--level", help="Minimum level: debug, info, warning, "
                               "error."),
     log_file: str | None = typer.Option(None, "--log-file", help="The log file (default "
-                                        "LOG_FILE; a remote path with --ssh)."),
+                                        "LOG_FILE, else the log of the platform running "
+                                        "here; a remote path with --ssh)."),
     compose_project: str | None = typer.Option(None, "--compose-project", help="Read `docker "
                                                "logs` of this project's backend container."),
     raw: bool = typer.Option(False, "--raw", help="Print the JSON lines as stored."),
@@ -86,8 +87,7 @@ def logs(
     floor = LEVELS[level.lower()]
     path = log_file or (None if ssh else local_log_file())
     if path is None and compose_project is None:
-        fail("no log to read: set LOG_FILE (or pass --log-file PATH), or --compose-project "
-             "NAME to read the backend container's docker logs")
+        fail(f"no log to read: {no_log_hint()}")
     tunnel: SshTunnel | None = None
     docker: DockerSource | None = None
     try:

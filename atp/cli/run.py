@@ -45,12 +45,13 @@ def run(
 
 
 async def _serve(settings: object, port: int | None, port_file: Path | None) -> None:
+    from atp import local_runs
     from atp.config import Settings
     from atp.logging import setup_logging
     from atp.runtime import PlatformApi, build_platform
 
     assert isinstance(settings, Settings)
-    setup_logging(settings.log_level, settings.log_file)
+    setup_logging(settings.log_level, settings.log_file, fmt=settings.log_format)
     platform = build_platform(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,12 +60,15 @@ async def _serve(settings: object, port: int | None, port_file: Path | None) -> 
             loop.add_signal_handler(sig, stop.set)
     await platform.start()
     api = PlatformApi(platform, settings.api_host, settings.api_port if port is None else port)
+    registration = None
     try:
         await api.start()
         logging.getLogger("atp.run").info("API listening on %s", api.base_url)
         if port_file is not None:
             write_port_file(port_file, api.server.port)
+        registration = local_runs.register("run", api.base_url, settings.log_file)
         await stop.wait()
     finally:
+        local_runs.unregister(registration)
         await api.stop()
         await platform.stop()

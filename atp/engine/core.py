@@ -221,6 +221,19 @@ class Core:
         result: list[dict[str, Any]] = await self._read(queries.outcomes, **filters)
         return result
 
+    async def telegram_messages(self, since: datetime | None, limit: int) -> dict[str, Any]:
+        """The old platform's "Monitoring → Telegram Messages" view, from the alert outcomes:
+        newest first, and the total in the window (not only this page)."""
+
+        def read(session: Any) -> dict[str, Any]:
+            rows = queries.outcomes(session, since=since, outcome=None, symbol=None,
+                                    decision_id=None, limit=limit, offset=0)
+            total = sum(repo.outcome_counts(session, since).values())
+            return {"rows": rows, "total": total}
+
+        result: dict[str, Any] = await self._read(read)
+        return result
+
     async def events(self, **filters: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._read(queries.events, **filters)
         return result

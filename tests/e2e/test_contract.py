@@ -12,11 +12,13 @@ renamed field fails here first.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,17 @@ FAULT_LINES = {
     "exchange-auth": "[CRYPTO_AUTH_DIAG]",  # "for exchange credential / proxy diagnostics"
     "telegram-conflict": "[TG] getUpdates conflict (409)",  # "for Telegram polling conflicts"
 }
+
+
+# ── §6 endpoints kept for operators' existing tools, and `atp logs` with no flags ────────
+# "/health, /ping_fast, /__ping (liveness)"
+LIVENESS_ALIASES = ("/health", "/ping_fast", "/__ping")
+# "/api/monitoring/telegram-messages ({messages, total}, newest first, ISO timestamp)"
+TELEGRAM_MESSAGES = "/api/monitoring/telegram-messages"
+# "/api/dashboard/snapshot ({data})"
+DASHBOARD_SNAPSHOT = "/api/dashboard/snapshot"
+# README: "atp logs --marker ALERT_EMIT_FINAL --since 15m" after `make demo`, no flags
+LOGS_ARGV = ("logs", "--marker", "ALERT_EMIT_FINAL", "--since", "15m")
 
 
 # ── the demos ───────────────────────────────────────────────────────────────────────────
@@ -286,3 +299,48 @@ def test_no_alert_emit_line_is_a_watchdog_message(demos: Demos) -> None:
 @pytest.mark.parametrize("fault", list(FAULT_LINES))
 def test_fault_produces_its_marker(demos: Demos, fault: str) -> None:
     assert any(e.startswith(FAULT_LINES[fault]) for e in events(demos.faulty[fault].log))
+
+
+# ── §6 kept endpoints, and the README's `atp logs` ─────────────────────────────────────
+
+
+@pytest.mark.parametrize("path", LIVENESS_ALIASES)
+def test_liveness_alias_answers_as_the_health_endpoint(demos: Demos, path: str) -> None:
+    body = get(demos.healthy, path).json()
+    assert body["status"] in HEALTH_STATUSES and body["signal_monitor_ticks"] > 0
+
+
+def test_telegram_messages_newest_first_with_iso_timestamps(demos: Demos) -> None:
+    body = get(demos.healthy, TELEGRAM_MESSAGES + "?limit=5").json()
+    messages = body["messages"]
+    assert set(body) == {"messages", "total"} and body["total"] >= len(messages) >= 1
+    stamps = [datetime.fromisoformat(m["timestamp"]) for m in messages]
+    assert all(s.tzinfo is not None for s in stamps), messages[0]
+    assert stamps == sorted(stamps, reverse=True)
+    outcomes = get(demos.healthy, "/api/alerts/outcomes?limit=100").json()
+    recorded = [o["decision_id"] for o in outcomes]  # newer ones may have come since
+    assert [m["decision_id"] for m in messages] == \
+        [d for d in recorded if d in {m["decision_id"] for m in messages}]
+    sent = [m for m in messages if m["status"] == "sent"]
+    assert all(m["message_id"] and m["message"] for m in sent)
+
+
+def test_dashboard_snapshot_holds_the_stored_decisions(demos: Demos) -> None:
+    data = get(demos.healthy, DASHBOARD_SNAPSHOT).json()["data"]
+    coins = get(demos.healthy, TOP_COINS).json()
+    assert {c["symbol"] for c in data["coins"]} == {c["symbol"] for c in coins}
+    assert data["health"]["status"] in HEALTH_STATUSES
+
+
+def test_atp_logs_without_flags_finds_the_running_demo(demos: Demos, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.upper() != "LOG_FILE"}
+    env["ATP_STATE_DIR"] = str(demos.healthy.state_dir)
+    done = subprocess.run([ATP, *LOGS_ARGV], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=env, check=False)  # no .env in tmp_path
+    assert done.returncode == 0, done.stderr
+    lines = [ln for ln in done.stdout.splitlines() if "[ALERT_EMIT_FINAL]" in ln]
+    assert lines and all(" INFO " in ln for ln in lines), done.stdout[-1000:]
+    env["ATP_STATE_DIR"] = str(tmp_path / "nothing-runs-here")
+    none = subprocess.run([ATP, *LOGS_ARGV], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=env, check=False)
+    assert none.returncode == 2 and "--log-file PATH" in none.stderr, none.stderr

@@ -76,7 +76,7 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, can
         port_file = tmp_path / f"port-{len(procs)}"
         proc = subprocess.Popen([ATP, "run", "--port", "0", "--port-file", str(port_file)],
                                 env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=err)
+                                stdout=err, stderr=subprocess.STDOUT)  # the console log
         procs.append(proc)
         read_port_file(port_file, proc, 60, Path(err.name))  # up: its API accepts
         return proc
@@ -114,4 +114,4 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, can
     engine.dispose()
     scan("atp run log file", (tmp_path / "atp.log").read_text())
     for path in tmp_path.glob("stderr-*.log"):
-        scan("atp run stderr", path.read_text(errors="replace"))
+        scan("atp run console (stdout + stderr)", path.read_text(errors="replace"))

@@ -1,8 +1,10 @@
 """The backend's structured log as a check source: a local file, a command's output
 (`ssh HOST cat FILE`, `docker logs`), read as byte blocks.
 
-The log is JSON lines (structlog, `atp.logging`): `event` carries the runbook's marker
-text, `level`, `timestamp` and `exception` are fields. Scans work on raw byte blocks and
+The log is JSON lines (structlog, `atp.logging`; `event` carries the runbook's marker
+text, `level`, `timestamp` and `exception` are fields) or, from a console (`docker logs`),
+the text lines of `LOG_FORMAT=text` (`TIME LEVEL LOGGER EVENT k=v`, a traceback on indented
+lines after its record): both parse into the same records. Scans work on raw byte blocks and
 parse only the lines a literal search selects, which keeps a 1,000,000-line scan within a
 small factor of `grep -c` (bench/check_speed.py).
 """
@@ -47,12 +49,14 @@ def _ts(raw: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-_TS_BYTES = re.compile(rb'"timestamp": ?"([^"]+)"')
+_TS_BYTES = re.compile(rb'"timestamp": ?"([^"]+)"|^(\d{4}-\d\d-\d\dT\S+) [A-Z]')
 
 
 def _line_time(line: bytes) -> datetime | None:
     match = _TS_BYTES.search(line)
-    return _ts(match.group(1).decode("ascii", "replace")) if match else None
+    if not match:
+        return None
+    return _ts((match.group(1) or match.group(2)).decode("ascii", "replace"))
 
 
 class FileLog:
@@ -186,6 +190,33 @@ class LogRecord:
 
 _MARKER = re.compile(r"^\[([A-Z_]+)\]")
 _SKIP = {"event", "level", "timestamp", "logger", "marker", "exception"}
+# `LOG_FORMAT=text` (atp.logging.render_text): time, upper-case level, logger, event.
+_TEXT = re.compile(r"^(\d{4}-\d\d-\d\dT\S+) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+) (.*)$")
+_PAIR = re.compile(r'(?:^| )([a-z_][a-z0-9_]*)=("[^"]*"|\S*)')
+
+
+def _text_fields(event: str, marker: str | None) -> dict[str, Any]:
+    """The `key=value` pairs of a text line (marker lines: `[M] k=v | k=v`), as strings."""
+    if marker:
+        body = event[len(marker) + 2:]
+        pairs = (part.strip().partition("=") for part in body.split(" | "))
+        return {k: v for k, sep, v in pairs if sep and k}
+    return {k: v.strip('"') for k, v in _PAIR.findall(event)}
+
+
+def _parse_text(text: str) -> LogRecord | None:
+    match = _TEXT.match(text)
+    if match is None:
+        return None
+    stamp, level, logger, event = match.groups()
+    m = _MARKER.match(event)
+    marker = m.group(1) if m else None
+    fields = {"logger": logger, **_text_fields(event, marker)}
+    if marker is None:  # the event text ends where its first `key=value` starts
+        first = _PAIR.search(event)
+        if first is not None and first.start() > 0:
+            event = event[:first.start()]
+    return LogRecord(_ts(stamp), level.lower(), event, marker, fields, None, text)
 
 
 def parse_line(line: str) -> LogRecord:
@@ -203,6 +234,9 @@ def parse_line(line: str) -> LogRecord:
                 marker = m.group(1)
             return LogRecord(_ts(obj.get("timestamp")), str(obj.get("level", "info")).lower(),
                              event, marker, obj, obj.get("exception"), text)
+    parsed = _parse_text(text)
+    if parsed is not None:
+        return parsed
     level = "error" if ("ERROR" in text or "Traceback" in text) else "info"
     m = _MARKER.match(text)
     return LogRecord(None, level, text, m.group(1) if m else None, {}, None, text)
@@ -236,7 +270,7 @@ def format_record(record: LogRecord, show_logger: bool = True) -> str:
 # Every candidate line contains one of these: JSON error/critical levels, a traceback (a
 # JSON `exception` field starts with "Traceback" too), a raw "ERROR" line. Four literal
 # searches (C speed) instead of a regex over every byte.
-_CANDIDATES = (b'"level": "error"', b'critical"', b"Traceback", b"ERROR")
+_CANDIDATES = (b'"level": "error"', b'critical"', b"Traceback", b"ERROR", b" CRITICAL ")
 EXPECTED = re.compile(
     r"timeout|timed out|TimeoutError|RequestTimeout|NetworkError|exchange unreachable|"
     r"ConnectionReset|ServerDisconnected|temporarily unavailable|DDoSProtection", re.I)
@@ -330,7 +364,12 @@ def scan_errors(source: LogSource | Iterable[bytes], since: datetime | None = No
             if end == -1:
                 end = hi
             line = block[start:end]
+            if line[:1] in (b" ", b"\t"):
+                continue  # an indented traceback line, taken with the record above it
             record = parse_line(line.decode("utf-8", "replace"))
+            if record.is_json and not record.raw.startswith("{"):  # a text line
+                record.exception, end = _text_traceback(block, end, hi)
+                skip_until = end
             if record.is_json:
                 if LEVELS.get(record.level, 20) < 40 and not record.exception:
                     continue
@@ -352,6 +391,18 @@ def scan_errors(source: LogSource | Iterable[bytes], since: datetime | None = No
             if record.timestamp is not None:
                 result.last_at[key] = record.timestamp.isoformat()
     return result
+
+
+def _text_traceback(block: Any, end: int, hi: int) -> tuple[str | None, int]:
+    """The indented lines after a text record (its traceback) and where they end."""
+    lines = []
+    pos = end + 1
+    while pos < hi and block[pos:pos + 1] in (b" ", b"\t"):
+        nxt = block.find(b"\n", pos, hi)
+        nxt = hi if nxt == -1 else nxt
+        lines.append(bytes(block[pos:nxt]).decode("utf-8", "replace").strip())
+        pos = nxt + 1
+    return ("\n".join(lines) if lines else None), max(end, pos - 1)
 
 
 class DockerLog:
