@@ -275,7 +275,21 @@ class Conflicts(BaseModel):
     last_description: str | None
 
 
+class ProcessOut(BaseModel):
+    owner: str = Field(description="instance name and a per-start id: unique per process")
+    instance: str
+    started_at: datetime
+    seen_at: datetime
+
+
 class TelegramState(BaseModel):
+    owner: str | None = Field(None, description="this process's lease owner id")
+    processes: list[ProcessOut] = Field(
+        default_factory=list, description="live processes sharing this database")
+    sender_lease_holder: str | None = None
+    polling_stopped_reason: str | None = Field(
+        None, description="why polling stopped by itself (it retries on its own)")
+    poll_restarts: int = 0
     token_configured: bool
     token_valid: bool | None = None  # getMe at start: None when not checked or unreachable
     bot_username: str | None = None

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from atp.api.deps import CoreDep, StatusDep
 from atp.api.schemas import ExchangeState, TelegramState
-from atp.engine.service import POLLER_LEASE
+from atp.engine.service import POLLER_LEASE, PRESENCE_PREFIX, SENDER_LEASE
 
 router = APIRouter(prefix="/api", tags=["state"])
 
@@ -24,8 +24,14 @@ async def telegram_state(p: StatusDep, core: CoreDep) -> dict[str, Any]:
     t, o = p.telegram, p.outbox
     now = core.clock.now()
     holder, expires = await core.lease(POLLER_LEASE)
+    sender, _ = await core.lease(SENDER_LEASE)
     pending, oldest = await core.outbox_depth()
     return {
+        "owner": p.owner,
+        "processes": await core.processes(PRESENCE_PREFIX),
+        "sender_lease_holder": sender,
+        "polling_stopped_reason": t.polling_stopped_reason,
+        "poll_restarts": t.poll_restarts,
         "token_configured": t.token_configured,
         "token_valid": t.token_valid,
         "bot_username": t.bot_username,

@@ -263,6 +263,12 @@ class Core:
             queries.lease_holder, name, self.clock.now())
         return result
 
+    async def processes(self, prefix: str) -> list[dict[str, Any]]:
+        """Every live process sharing this database (presence leases named `prefix`…)."""
+        result: list[dict[str, Any]] = await self._read(queries.processes, prefix,
+                                                        self.clock.now())
+        return result
+
     async def outbox_depth(self) -> tuple[int, datetime | None]:
         result: tuple[int, datetime | None] = await self._read(queries.outbox_depth)
         return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import secrets
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ log = get_logger("atp.service")
 
 POLLER_LEASE = "telegram-poller"
 SENDER_LEASE = "telegram-sender"
+PRESENCE_PREFIX = "presence:"
+PRESENCE_TTL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,14 @@ class Platform:
 
     def __post_init__(self) -> None:
         s = self.settings
+        # Leases are held by this process, not by the name in `.env`: two copies started
+        # from one `.env` must never both believe they hold the sender or poller lease.
+        self.owner = f"{s.instance_name}:{secrets.token_hex(4)}"
         self.db = Database(s.database_url)
+        # Every live process keeps a presence lease, so `atp check` sees who shares the
+        # database (a second copy of the same instance is a mistake it names).
+        self.presence = DbLease(self.db, PRESENCE_PREFIX + self.owner, self.owner,
+                                self.clock, ttl_seconds=PRESENCE_TTL_S)
         self.pipeline = AlertPipeline(
             self.db, s.instance_name, s.telegram_chat_id, s.alerts_enabled,
             AlertFaults(drop_outcomes=self.faults.alert_drop),
@@ -130,7 +140,7 @@ class Platform:
         self.outbox = OutboxWorker(
             self.db, self.sender, self.clock, s.instance_name, production=s.production,
             limiter=RateLimiter(self.clock.monotonic),
-            lease=DbLease(self.db, SENDER_LEASE, s.instance_name, self.clock),
+            lease=DbLease(self.db, SENDER_LEASE, self.owner, self.clock),
         )
         balance = self.exchange_client.fetch_balance if (
             self.exchange_client is not None and self.exchange_client.has_credentials
@@ -161,7 +171,9 @@ class Platform:
                           "platform started")
         await self.check_telegram_token()
         self._stop.clear()
+        await self.presence.acquire()
         self._tasks = [
+            asyncio.create_task(self._presence(), name="atp-presence"),
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
         ]
@@ -172,7 +184,7 @@ class Platform:
         if telegram_poller and token is not None and self.settings.alerts_enabled:
             from atp.telegram.poller import TelegramPoller
 
-            lease = DbLease(self.db, POLLER_LEASE, self.settings.instance_name, self.clock)
+            lease = DbLease(self.db, POLLER_LEASE, self.owner, self.clock)
             self.poller = TelegramPoller.from_settings(
                 self.settings, core=self.commands, lease=lease, on_event=self._poller_event,
                 poll_timeout=5.0, lease_renew_interval=10.0,
@@ -191,6 +203,8 @@ class Platform:
         if self._cycle is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._cycle
+        with contextlib.suppress(Exception):  # a database that is down cannot be told
+            await self.presence.release()
         close = getattr(self.sender, "aclose", None)
         if close is not None:
             with contextlib.suppress(Exception):
@@ -218,6 +232,19 @@ class Platform:
                           str(self.telegram_identity.get("error") or "getMe ok"))
 
     # ── scheduler ──────────────────────────────────────────────────────────────────────
+
+    async def _presence(self) -> None:
+        """Renew this process's presence a few times per TTL; a database hiccup only
+        delays it (the lease is taken again, it never belongs to anyone else)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), PRESENCE_TTL_S / 3)
+            if self._stop.is_set():
+                return
+            try:
+                await self.presence.acquire()
+            except Exception as exc:
+                log.warning("presence renewal failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _scheduler(self) -> None:
         interval = self.settings.monitor_interval_seconds
@@ -322,6 +349,7 @@ class Platform:
         ok_at = None if client is None else client.last_private_ok
         return PlatformStatus(
             instance=s.instance_name,
+            owner=self.owner,
             started_at=self.started_at,
             running=self.running,
             scheduler_ticks=self.scheduler_ticks,
@@ -351,6 +379,8 @@ class Platform:
                 conflict_last_description=(None if conflicts is None
                                            else conflicts.last_description),
                 unauthorised_dropped=0 if pstatus is None else pstatus.refusals_dropped,
+                polling_stopped_reason=None if pstatus is None else pstatus.stopped_reason,
+                poll_restarts=0 if pstatus is None else pstatus.restarts,
             ),
             exchange=ExchangeStatus(
                 credentials_configured=(client.has_credentials if client is not None

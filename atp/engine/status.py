@@ -48,6 +48,8 @@ class TelegramStatus:
     conflict_last_at: datetime | None = None
     conflict_last_description: str | None = None
     unauthorised_dropped: int = 0
+    polling_stopped_reason: str | None = None  # polling stopped by itself: why
+    poll_restarts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,5 +86,6 @@ class PlatformStatus:
     outbox: OutboxStatus
     telegram: TelegramStatus
     exchange: ExchangeStatus
+    owner: str = ""  # instance name + per-start id: what this process's leases carry
     cycle_stale_after_seconds: float = 60.0  # health's "degraded" limit (Settings.limits)
     watchdog_gauges: dict[str, int] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,3 +54,10 @@ def holder(session: Session, name: str, now: datetime) -> tuple[str | None, date
     if row is None or row.expires_at <= now:
         return None, None
     return row.holder, row.expires_at
+
+
+def live(session: Session, prefix: str, now: datetime) -> list[LeaseRow]:
+    """Unexpired leases whose name starts with `prefix` (e.g. every process's presence)."""
+    query = select(LeaseRow).where(LeaseRow.name.startswith(prefix, autoescape=True),
+                                   LeaseRow.expires_at > now).order_by(LeaseRow.acquired_at)
+    return list(session.scalars(query))

@@ -202,6 +202,15 @@ def lease_holder(session: Session, name: str, now: datetime
     return holder(session, name, now)
 
 
+def processes(session: Session, prefix: str, now: datetime) -> list[dict[str, Any]]:
+    """Live processes on this database (their presence leases), oldest first."""
+    from atp.store.leases import live
+
+    return [{"owner": r.holder, "instance": r.holder.rsplit(":", 1)[0],
+             "started_at": r.acquired_at, "seen_at": r.renewed_at}
+            for r in live(session, prefix, now)]
+
+
 def outbox_depth(session: Session) -> tuple[int, datetime | None]:
     return repo.outbox_depth(session)
 

@@ -116,6 +116,9 @@ class StrangerLimiter:
         return True
 
 
+MAX_POLL_ERRORS_IN_ROW = 5  # then polling is restarted from getMe, the lease given up
+
+
 @dataclass
 class PollerStatus:
     holding_lease: bool = False
@@ -126,6 +129,11 @@ class PollerStatus:
     command_errors: int = 0
     last_error: str | None = None
     conflicts: ConflictCounter = field(default_factory=ConflictCounter)
+    # why polling stopped on its own (401 burst, PTB's loop ended, repeated errors); None
+    # while polling or never started. Cleared when polling resumes.
+    stopped_reason: str | None = None
+    poll_errors_in_row: int = 0
+    restarts: int = 0  # polling restarted by the poller itself after stopping
 
 
 def _utc_now() -> datetime:
@@ -231,7 +239,7 @@ class TelegramPoller:
             try:
                 await self._start_polling(app)
                 delay = self.retry_interval
-                await self._hold_lease()
+                await self._hold_lease(app)
             except Exception as exc:  # Telegram unreachable, bad token, …: retry later
                 reason = self._describe(exc)
                 self.status.last_error = reason
@@ -245,10 +253,36 @@ class TelegramPoller:
                 await self._pause(delay)
                 delay = min(self.max_retry_interval, delay * 2)
 
-    async def _hold_lease(self) -> None:
+    async def _hold_lease(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Renew the lease while polling is alive. Polling that stopped by itself (PTB
+        ends its loop on a 401; errors in a row) gives the lease up, so another instance
+        can poll, and this one starts over: getMe with backoff until Telegram answers."""
+        seen = self.status.poll_errors_in_row
         while not self._stopping.is_set():
             await self._pause(self.lease_renew_interval)
             if self._stopping.is_set():
+                return
+            if self.status.poll_errors_in_row == seen:  # a quiet interval ends the run
+                self.status.poll_errors_in_row = 0
+            seen = self.status.poll_errors_in_row
+            stopped = None
+            task = self._polling_task
+            if task is not None and task.done() and not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    self.status.last_error = self._describe(error)
+            if app.updater is None or not app.updater.running or (
+                    task is not None and task.done()):
+                stopped = f"polling ended: {self.status.last_error or 'getUpdates loop stopped'}"
+            elif self.status.poll_errors_in_row >= MAX_POLL_ERRORS_IN_ROW:
+                stopped = (f"{self.status.poll_errors_in_row} getUpdates errors in a row: "
+                           f"{self.status.last_error}")
+            if stopped is not None:
+                self.status.stopped_reason = stopped
+                self.status.restarts += 1
+                log.error("[TG] polling stopped instance=%s: %s; lease released, retrying",
+                          self.instance_name, stopped)
+                await self._emit(PollerEventKind.POLL_ERROR, detail=stopped)
                 return
             if not await self._lease.renew():
                 log.warning("[TG] poller lease lost instance=%s; polling stops",
@@ -282,12 +316,19 @@ class TelegramPoller:
         await app.initialize()  # getMe: fails fast on a bad token or an outage
         await app.start()
         assert app.updater is not None
+        before = asyncio.all_tasks()
         await app.updater.start_polling(
             timeout=int(self.poll_timeout),
             allowed_updates=["message"],
             error_callback=self._on_poll_error,
         )
+        # PTB ends its polling task on a 401 ("Invalid token. Aborting retry loop") but
+        # keeps `updater.running` true; the task, found by the name PTB gives it, tells.
+        self._polling_task = next((t for t in asyncio.all_tasks() - before
+                                   if t.get_name().startswith("Updater:start_polling")), None)
         self.status.polling = True
+        self.status.stopped_reason = None
+        self.status.poll_errors_in_row = 0
         log.info("[TG] polling getUpdates instance=%s", self.instance_name)
 
     async def _stop_polling(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -301,9 +342,13 @@ class TelegramPoller:
         except Exception as exc:
             log.warning("[TG] poller shutdown error: %s", self._describe(exc))
 
+    _polling_task: asyncio.Task[Any] | None = None
+
     def _on_poll_error(self, exc: TelegramError) -> None:
         """PTB's polling error hook: sync and must not raise (PTB retries with backoff)."""
         reason = self._describe(exc)
+        if not isinstance(exc, Conflict):  # a 409 is another client, not our polling dying
+            self.status.poll_errors_in_row += 1
         if isinstance(exc, Conflict):
             self.conflicts.record(reason, self._now())
             log.warning(

@@ -34,6 +34,18 @@ def _second_client(description: str) -> tuple[str, str]:
             "backend may poll")
 
 
+def _same_instance(state: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """Two live processes with one INSTANCE_NAME on one database: a copy started from
+    the same `.env` by mistake (replicas have names of their own)."""
+    by_name: dict[str, list[str]] = {}
+    for proc in state.get("processes") or []:
+        by_name.setdefault(str(proc.get("instance")), []).append(str(proc.get("owner")))
+    for name, owners in by_name.items():
+        if len(owners) > 1:
+            return name, owners
+    return None
+
+
 async def run(ctx: CheckContext) -> CheckResult:
     state: dict[str, Any] = await ctx.api.get("/api/telegram/state")
     since = ctx.since_iso()
@@ -78,6 +90,18 @@ async def run(ctx: CheckContext) -> CheckResult:
             "sends_since_last_conflict": sends_since_conflict,
             "lease_holder": state.get("lease_holder")}
 
+    twins = _same_instance(state)
+    if twins:
+        instance, owners = twins
+        holds = {state.get("sender_lease_holder"): "sender", state.get("lease_holder"): "poller"}
+        named = ", ".join(o + (f" (holds the {holds[o]} lease)" if o in holds else "")
+                          for o in owners)
+        data["same_instance"] = owners
+        return CheckResult(
+            ID, Status.CRITICAL,
+            f"{len(owners)} processes run as instance '{instance}' on one database: {named}",
+            details, "stop the extra copy (two `atp run` from one .env); replicas each need "
+            "their own INSTANCE_NAME", data)
     if not state.get("token_configured"):
         return CheckResult(ID, Status.WARNING, "Telegram not configured: alerts are recorded "
                            "but not sent", details, "set TELEGRAM_BOT_TOKEN and "
@@ -119,6 +143,12 @@ async def run(ctx: CheckContext) -> CheckResult:
                            plural(conflict_count or len(conflicts_ev),
                                   "getUpdates 409 conflict") + f": {who}{blocked}",
                            details, fix, data)
+    if state.get("polling_stopped_reason"):
+        return CheckResult(ID, Status.WARNING, f"command polling stopped: "
+                           f"{state['polling_stopped_reason']}; it retries by itself and "
+                           "gave up its lease meanwhile", details,
+                           "if it does not resume, check TELEGRAM_BOT_TOKEN and the route to "
+                           "the Bot API", data)
     if failing_now:
         return CheckResult(ID, Status.WARNING, f"last delivery attempt failed ({last_error});"
                            " retrying", details, "if it persists, check the route to the "

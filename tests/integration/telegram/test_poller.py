@@ -154,3 +154,22 @@ async def test_invalid_token_poller_reports_without_the_token(emulator, make_pol
     await poller.start()
     await wait_until(lambda: any(e.kind is PollerEventKind.POLL_ERROR for e in events))
     assert "invalid bot token" in (poller.status.last_error or "")
+
+
+async def test_a_401_burst_stops_polling_visibly_frees_the_lease_and_recovers(
+        emulator, make_poller, events):
+    board = LeaseBoard()
+    poller = make_poller(lease=InMemoryLease("a", board))
+    await poller.start()
+    await wait_until(lambda: poller.status.polling)
+    await emulator.set_fault("invalid_token")  # a burst of 401s while polling
+    await wait_until(lambda: poller.status.stopped_reason is not None)
+    assert not poller.status.polling  # /api/telegram/state no longer says `polling: true`
+    await wait_until(lambda: board.holder is None)  # another instance may take over
+    assert "invalid bot token" in (poller.status.last_error or "")
+    await emulator.clear_fault("invalid_token")
+    await wait_until(lambda: poller.status.polling)  # by itself, no restart of the process
+    assert poller.status.stopped_reason is None and poller.status.restarts >= 1
+    assert board.holder == "a"
+    await emulator.post_user_message(ADMIN_CHAT, "/status", token=CANARY)
+    await emulator.wait_for_message(ADMIN_CHAT, "STATUS")
