@@ -46,23 +46,41 @@ def run(
 
 async def _serve(settings: object, port: int | None, port_file: Path | None) -> None:
     from atp import local_runs
-    from atp.config import Settings
+    from atp.config import Settings, mask_url
     from atp.logging import setup_logging
     from atp.runtime import PlatformApi, build_platform
+    from atp.store.errors import StoreError
 
     assert isinstance(settings, Settings)
-    setup_logging(settings.log_level, settings.log_file, fmt=settings.log_format)
+    try:
+        setup_logging(settings.log_level, settings.log_file, fmt=settings.log_format)
+    except OSError as exc:
+        fail(f"LOG_FILE={settings.log_file}: {exc.strerror or exc}; fix: point LOG_FILE at a "
+             "file in a writable directory (not a directory), or leave it empty")
     platform = build_platform(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await platform.start()
-    api = PlatformApi(platform, settings.api_host, settings.api_port if port is None else port)
+    try:
+        await platform.start()
+    except StoreError as exc:
+        with contextlib.suppress(Exception):
+            await platform.stop()
+        fail(f"database {mask_url(settings.database_url)} refused a write ({exc}); fix: make "
+             "the database file and its directory writable (SQLite), check free disk space "
+             "and that the user may write to DATABASE_URL")
+    bind = settings.api_port if port is None else port
+    api = PlatformApi(platform, settings.api_host, bind)
     registration = None
     try:
-        await api.start()
+        try:
+            await api.start()
+        except OSError as exc:
+            fail(f"cannot listen on {settings.api_host}:{bind}: {exc.strerror or exc}; fix: "
+                 "stop what uses the port (another ATP?), set API_PORT to a free port, or "
+                 "pass --port 0 for any free port")
         logging.getLogger("atp.run").info("API listening on %s", api.base_url)
         if port_file is not None:
             write_port_file(port_file, api.server.port)

@@ -29,3 +29,49 @@ def test_refuses_an_unmigrated_database(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 2
     assert "atp db upgrade" in result.stderr
+
+
+def _start(tmp_path, **env: str):
+    """A real `atp run` process: start-up failures must be one line and exit 2, never a
+    traceback or a crash loop (issue 14, item 8)."""
+    import os
+    import subprocess
+
+    from atp.store import migrate
+    from tests.processes import ATP
+
+    db = tmp_path / "atp.db"
+    migrate.upgrade(f"sqlite:///{db}")
+    port = env.pop("_PORT", "0")
+    full = {k: v for k, v in os.environ.items() if k != "LOG_FILE"}
+    full.update({"ALERTS_ENABLED": "false", "DATABASE_URL": f"sqlite:///{db}",
+                 "EXCHANGE_BASE_URL": "http://127.0.0.1:9", **env})
+    return subprocess.run([ATP, "run", "--port", port], env=full,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def _one_line_error(done, *words: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-2000:]
+    [line] = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert "fix:" in line and all(w in line for w in words), line
+
+
+def test_log_file_pointing_at_a_directory_is_one_line(tmp_path):
+    (tmp_path / "logs").mkdir()
+    _one_line_error(_start(tmp_path, LOG_FILE=str(tmp_path / "logs")), "LOG_FILE", "directory")
+
+
+def test_a_read_only_database_is_one_line(tmp_path):
+    url = f"sqlite:///file:{tmp_path / 'atp.db'}?mode=ro&uri=true"
+    _one_line_error(_start(tmp_path, DATABASE_URL=url), "readonly", "writable")
+
+
+def test_the_api_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _one_line_error(_start(tmp_path, _PORT=str(port)), f":{port}", "--port 0")
