@@ -27,6 +27,9 @@ def health_of(p: PlatformStatus) -> dict[str, Any]:
         status, reason = "degraded", "no monitor cycle completed yet"
     elif ago is not None and ago > stale_after:
         status, reason = "degraded", f"last monitor cycle {ago:.0f} s ago (> {stale_after:.0f} s)"
+    if p.problems and status != "down":
+        reasons = [] if status == "ok" else [reason]
+        status, reason = "degraded", "; ".join([*reasons, *p.problems])
     return {
         "status": status,
         "reason": reason,
@@ -34,6 +37,7 @@ def health_of(p: PlatformStatus) -> dict[str, Any]:
         "scheduler_ticks": p.scheduler_ticks,
         "signal_monitor_ticks": p.monitor_ticks,
         "last_update_seconds_ago": ago,
+        "problems": list(p.problems),
     }
 
 

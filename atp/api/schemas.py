@@ -78,6 +78,9 @@ class Health(BaseModel):
     scheduler_ticks: int
     signal_monitor_ticks: int
     last_update_seconds_ago: float | None
+    problems: list[str] = Field(
+        default_factory=list, description="why the status is degraded: the database, the "
+        "exchange or Telegram unreachable, alerts stuck in the outbox")
 
 
 class Summary(BaseModel):

@@ -58,6 +58,7 @@ POLLER_LEASE = "telegram-poller"
 SENDER_LEASE = "telegram-sender"
 PRESENCE_PREFIX = "presence:"
 PRESENCE_TTL_S = 30.0
+OUTBOX_STUCK_S = 120.0  # alerts older than this in the outbox make health `degraded`
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,9 @@ class Platform:
         self.missed_cycles = 0
         self.exchange_failures: Counter[str] = Counter()
         self.telegram_identity: dict[str, Any] = {}
+        self.db_error: str | None = None
+        self.outbox_pending = 0
+        self.outbox_oldest: datetime | None = None
         self._event_tasks: set[asyncio.Task[None]] = set()
         if self.exchange_client is not None:
             self.exchange_client.on_error = self.on_exchange_failure
@@ -174,6 +178,7 @@ class Platform:
         await self.presence.acquire()
         self._tasks = [
             asyncio.create_task(self._presence(), name="atp-presence"),
+            asyncio.create_task(self._readiness(), name="atp-readiness"),
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
         ]
@@ -232,6 +237,48 @@ class Platform:
                           str(self.telegram_identity.get("error") or "getMe ok"))
 
     # ── scheduler ──────────────────────────────────────────────────────────────────────
+
+    async def _readiness(self) -> None:
+        """Probe the database (and read the outbox's depth) a few times per interval, off
+        the request path, so /api/health tells a dead database within one interval while
+        answering from memory in microseconds (failure mode 10)."""
+        every = min(15.0, max(1.0, self.settings.monitor_interval_seconds / 2))
+        while not self._stop.is_set():
+            await self.probe(timeout=every)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), every)
+
+    async def probe(self, timeout: float = 5.0) -> None:
+        """One readiness probe: can the database be read, how deep is the outbox."""
+        try:
+            pending, oldest = await asyncio.wait_for(self.core.outbox_depth(), timeout)
+            self.db_error = None
+            self.outbox_pending, self.outbox_oldest = pending, oldest
+        except Exception as exc:  # down, locked, timed out: the reason is the answer
+            self.db_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    def problems(self) -> tuple[str, ...]:
+        """What keeps the chain from working right now, each with its reason."""
+        out: list[str] = []
+        if self.db_error is not None:
+            out.append(f"database unreachable: {self.db_error[:200]}")
+        client = self.exchange_client
+        failure = None if client is None else client.last_failure
+        if client is not None and failure is not None and \
+                str(failure.category) in ("network", "proxy") and \
+                client.last_failure_at is not None and \
+                (client.last_ok is None or client.last_failure_at > client.last_ok):
+            out.append(f"exchange unreachable: {failure.diagnosis}")
+        stats = self.outbox.stats
+        if self.outbox_pending and stats.last_error_at is not None and (
+                stats.last_send_at is None or stats.last_error_at > stats.last_send_at):
+            out.append(f"Telegram not accepting messages: {stats.last_error}")
+        if self.outbox_oldest is not None:
+            age = (self.clock.now() - self.outbox_oldest).total_seconds()
+            if age > OUTBOX_STUCK_S:
+                out.append(f"{self.outbox_pending} alert(s) stuck in the outbox, oldest "
+                           f"{age:.0f} s (> {OUTBOX_STUCK_S:.0f} s)")
+        return tuple(out)
 
     async def _presence(self) -> None:
         """Renew this process's presence a few times per TTL; a database hiccup only
@@ -350,6 +397,7 @@ class Platform:
         return PlatformStatus(
             instance=s.instance_name,
             owner=self.owner,
+            problems=self.problems(),
             started_at=self.started_at,
             running=self.running,
             scheduler_ticks=self.scheduler_ticks,

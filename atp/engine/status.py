@@ -87,5 +87,8 @@ class PlatformStatus:
     telegram: TelegramStatus
     exchange: ExchangeStatus
     owner: str = ""  # instance name + per-start id: what this process's leases carry
+    # what keeps the platform from working now (database, exchange, Telegram, outbox):
+    # each makes /api/health `degraded` with that reason (issue 14, item 4)
+    problems: tuple[str, ...] = ()
     cycle_stale_after_seconds: float = 60.0  # health's "degraded" limit (Settings.limits)
     watchdog_gauges: dict[str, int] = field(default_factory=dict)

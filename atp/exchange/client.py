@@ -190,6 +190,10 @@ class ExchangeClient:
         self._markets_lock = asyncio.Lock()
         self.last_private_ok: float | None = None
         self.last_failure: ExchangeFailure | None = None
+        # wall times of the last answered call and the last failure: health's "is the
+        # exchange reachable now" (failure categories network / proxy after the last ok)
+        self.last_ok: float | None = None
+        self.last_failure_at: float | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -257,9 +261,10 @@ class ExchangeClient:
                     raise failure from None
                 await self._sleep(self._backoff(attempt, failure))
                 continue
+            self.last_ok = time.time()
             if private:
                 # Wall time: `_clock` may be an emulated market's accelerated clock.
-                self.last_private_ok = time.time()
+                self.last_private_ok = self.last_ok
             if self.on_success is not None:
                 self.on_success(operation, private)
             return result
@@ -267,6 +272,7 @@ class ExchangeClient:
     def report(self, failure: ExchangeFailure) -> None:
         """Record a failure: sink, log line, `last_failure` (also for callers' own checks)."""
         self.last_failure = failure
+        self.last_failure_at = time.time()
         log_failure(failure)
         if self.on_error is not None:
             try:

@@ -49,6 +49,13 @@ async def run(ctx: CheckContext) -> CheckResult:
             ID, status, f"API 200; monitor has not completed a cycle yet "
             f"(scheduler up {sched} s)", details,
             None if status is Status.OK else "see signal_monitor_cycles", data)
+    problems = [str(x) for x in health.get("problems") or []]
+    if problems and float(last) < STALE_AFTER_S:
+        data["problems"] = problems
+        return CheckResult(ID, Status.WARNING, f"API 200, degraded: {'; '.join(problems)}",
+                           details, "the monitor cycles, a dependency does not: see "
+                           "exchange_auth / telegram, or check DATABASE_URL and the database "
+                           "server", data)
     if float(last) >= STALE_AFTER_S or verdict != "ok":
         return CheckResult(ID, Status.WARNING, text, details,
                            "the monitor is not cycling: see signal_monitor_cycles", data)
