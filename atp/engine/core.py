@@ -179,7 +179,7 @@ class Core:
 
     async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
-            with self.db.sessions() as session:
+            with self.db.read_sessions() as session:
                 return fn(session, *args, **kwargs)
 
         return await self.db.read(run)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from atp.store.db import make_engine, make_session_factory
+from atp.store.db import make_engine, make_session_factory, read_session_factory
 from atp.store.errors import StoreConflict, StoreUnavailable
 from atp.store.uow import UnitOfWork
 
@@ -41,6 +41,8 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        # reads: a deferred transaction that never holds SQLite's write lock
+        self.read_sessions: sessionmaker[Session] = read_session_factory(self.engine)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atp-db")
 
     @property

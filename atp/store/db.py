@@ -6,7 +6,10 @@ in SQLite!), a busy timeout so a writer waits instead of failing at once, and re
 transactions (the sqlite3 driver's legacy mode runs SELECTs and DDL outside any
 transaction). Every transaction starts with BEGIN IMMEDIATE: SQLite allows one writer at a
 time anyway, and taking the write lock up front means a transaction that reads and then
-writes waits its turn instead of failing with "database is locked" halfway.
+writes waits its turn instead of failing with "database is locked" halfway. Read-only
+sessions (`read_session_factory`) start with a plain deferred BEGIN instead: in WAL mode a
+reader never takes the write lock, so the API, the watchdog and the dashboard cannot
+stretch a monitor cycle or get "database is locked" (issue 14).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_ONLY_OPTION = "atp_read_only"
 PG_CONNECT_TIMEOUT_S = 5
 
 
@@ -64,7 +68,13 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads only: on SQLite their transactions never take the write lock."""
+    return make_session_factory(engine.execution_options(**{READ_ONLY_OPTION: True}))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
