@@ -491,7 +491,8 @@ class PositionRow(Base):
     decision_id: Mapped[str] = mapped_column(String(36), nullable=False)
     entry_client_oid: Mapped[str] = mapped_column(String(36), nullable=False)
     quantity: Mapped[float] = mapped_column(Float, nullable=False)
-    avg_entry: Mapped[float] = mapped_column(Float, nullable=False)
+    entry_price: Mapped[float] = mapped_column(Float, nullable=False)  # the fill's average
+    avg_entry: Mapped[float] = mapped_column(Float, nullable=False)  # cost per unit held
     cost: Mapped[float] = mapped_column(Float, nullable=False)
     status: Mapped[str] = mapped_column(String(8), nullable=False)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

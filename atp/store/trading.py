@@ -114,6 +114,11 @@ def open_orders(session: Session, roles: Sequence[str] | None = None) -> list[Or
     return list(session.scalars(query.order_by(OrderRow.id)))
 
 
+def orders_by_list(session: Session, list_id: str) -> list[OrderRow]:
+    query = select(OrderRow).where(OrderRow.list_id == list_id).order_by(OrderRow.id)
+    return list(session.scalars(query))
+
+
 def count_open_orders(session: Session) -> int:
     return int(session.scalar(select(func.count(OrderRow.id)).where(
         OrderRow.status.in_(OPEN_ORDER_STATUSES))) or 0)
@@ -260,3 +265,35 @@ def paper_legs(session: Session, list_id: str) -> list[PaperOrderRow]:
 
 def paper_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(PaperOrderRow)) or 0)
+
+
+# ── read models ────────────────────────────────────────────────────────────────────────
+
+INTENT_FIELDS = ("decision_id", "client_oid", "symbol", "side", "mode", "outcome", "reason",
+                 "error_code", "error_message", "created_at", "updated_at")
+
+
+def _order_view(r: OrderRow) -> dict[str, Any]:
+    return {"client_oid": r.client_order_id, "exchange_order_id": r.exchange_order_id,
+            "role": r.role, "order_type": r.order_type, "side": r.side, "status": r.status,
+            "quantity": r.quantity, "filled_quantity": r.filled_quantity,
+            "avg_price": r.avg_price, "fee": r.fee, "fee_currency": r.fee_currency,
+            "trigger_price": r.trigger_price, "list_id": r.list_id,
+            "created_at": r.created_at, "updated_at": r.updated_at}
+
+
+def intents_view(session: Session, *, since: datetime | None, outcome: str | None,
+                 symbol: str | None, limit: int) -> dict[str, Any]:
+    """GET /api/orders: intents newest first, each with its orders (entry, exit, legs)."""
+    found, total = list_intents(session, since=since, outcome=outcome, symbol=symbol,
+                                limit=limit)
+    by_decision: dict[str, list[dict[str, Any]]] = {}
+    for r in orders_of(session, [i.decision_id for i in found]):
+        by_decision.setdefault(r.decision_id or "", []).append(_order_view(r))
+    intents = []
+    for i in found:
+        item = {name: getattr(i, name) for name in INTENT_FIELDS}
+        item["orders"] = by_decision.get(i.decision_id, [])
+        intents.append(item)
+    return {"intents": intents, "total": total,
+            "rejections_by_code": rejections_by_code(session, since, symbol)}

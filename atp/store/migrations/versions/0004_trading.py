@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("decision_id", sa.String(36), nullable=False),
         sa.Column("entry_client_oid", sa.String(36), nullable=False),
         sa.Column("quantity", sa.Float(), nullable=False),
+        sa.Column("entry_price", sa.Float(), nullable=False),
         sa.Column("avg_entry", sa.Float(), nullable=False),
         sa.Column("cost", sa.Float(), nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
