@@ -294,7 +294,9 @@ class Trader:
     async def step(self) -> int:
         """One round as a replica: only the lease holder trades and syncs."""
         if self.lease is not None:
-            held = await (self.lease.renew() if self.holding_lease else self.lease.acquire())
+            held = self.holding_lease and await self.lease.renew()
+            if not held:  # expired while we slept (or never held): take it if it is free
+                held = await self.lease.acquire()
             if held != self.holding_lease:
                 log.info("trader lease " + ("acquired" if held else "lost"),
                          instance=self.instance)
