@@ -143,9 +143,12 @@ class Platform:
                          listed=self._listed if self.exchange_client is not None else None,
                          candles=getattr(self.market, "candles", None),
                          wake_outbox=self.outbox.wake.set)
-        self.paper = PaperBroker(self.db, self.clock, s.paper_balance_usd)
         if self.live_broker is None:
             self.live_broker = self._make_live_broker()
+        # dry run on the exchange's own grids and taker fee when its instrument list is at hand
+        self.paper = PaperBroker(self.db, self.clock, s.paper_balance_usd,
+                                 rules=None if self.live_broker is None
+                                 else self.live_broker.instrument)
         key = s.exchange_api_key.get_secret_value() if s.exchange_api_key else None
         self.trader = Trader(
             self.db, self.clock, s.instance_name, self.paper, live=self.live_broker,
