@@ -157,3 +157,20 @@ async def test_conditional_denied_leaves_an_unprotected_position_told_once(
     await p.trader.step()
     [pos] = rows(p, PositionRow)
     assert pos.protection_status == "active" and pos.protection_error is None
+
+
+@pytest.mark.parametrize("code", [306, 609, 209, 229, 220, 42901])
+async def test_each_rejection_is_recorded_with_its_code(live_platform, emulator, clock, code):
+    p = live_platform()
+    await p.core.set_live_trading(True, "api")
+    emulator.set_fault(f"order-reject:{code}")
+    await p.monitor.run_cycle()
+    await p.trader.step()
+    [intent] = rows(p, OrderIntentRow)
+    assert (intent.outcome, intent.error_code) == ("REJECTED", code)
+    assert intent.error_message
+    body = await p.core.order_intents(None, "REJECTED", None, 200)
+    assert body["rejections_by_code"] == {str(code): 1}
+    with p.db.sessions() as s:
+        notices = [o.text for o in s.scalars(select(OutboxRow).where(OutboxRow.kind == "order"))]
+    assert len(notices) == 1 and f"rejected (live): {code}" in notices[0]
