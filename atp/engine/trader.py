@@ -203,7 +203,6 @@ class Trader:
     _probe: tuple[float, str | None] | None = None  # (monotonic, refusal) of the last probe
     _last_sync: float | None = None
     _reconciled: bool = False
-    _calls: set[asyncio.Task[None]] = field(default_factory=set)
 
     # ── switches and state ─────────────────────────────────────────────────────────────
 
@@ -377,9 +376,9 @@ class Trader:
         for list_id in legs:  # the SL/TP legs hold the quantity: free it first
             try:
                 await broker.cancel_protection(it.symbol, list_id)
-                self._note_call(broker, "cancel_protection", None)
+                await self._note_call(broker, "cancel_protection", None)
             except BrokerError as exc:
-                self._note_call(broker, "cancel_protection", exc)
+                await self._note_call(broker, "cancel_protection", exc)
                 await self.db.run(self._fail_pending, it, f"could not cancel SL/TP {list_id} "
                                   f"before selling: {_describe(exc)}")
                 return
@@ -440,26 +439,26 @@ class Trader:
             state = await broker.place_market(order)
         except DuplicateOrder:
             # 204: already placed (a retry after a lost answer) — look it up, carry on
-            self._note_call(broker, "create_order", None)
+            await self._note_call(broker, "create_order", None)
             found = await _lookup(broker, order.symbol, order.client_oid)
             if found is not None:
                 await self._entry_state(order.client_oid, found, broker)
             return
         except OrderRejected as exc:
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             await self.db.run(self._rejected, it, order.client_oid, exc.code, exc.message)
             return
         except BrokerUnavailable as exc:
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             await self.db.run(self._failed_order, it, order.client_oid, _describe(exc))
             return
         except (OutcomeUnknown, Exception) as exc:
             # maybe placed: stays `unknown`; the sync looks it up by client_oid first
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             log.warning("order outcome unknown, will look it up", client_oid=order.client_oid,
                         error=_describe(exc))
             return
-        self._note_call(broker, "create_order", None)
+        await self._note_call(broker, "create_order", None)
         await self._entry_state(order.client_oid, state, broker)
 
     def _write_ahead(self, it: _Intent, order: MarketOrder, role: str, mode: str) -> None:
@@ -586,6 +585,8 @@ class Trader:
                 row.error_code, row.error_message = str(code), message
             self._set_outcome(rows.intent(s, it.decision_id), "REJECTED", now, code=code,
                               message=message)
+            if it.side == "SELL":
+                _reprotect(s, it.symbol)
             self._event(uow, OrderRejectedEvent(side=it.side, client_oid=oid, role="entry"
                                                 if it.side == "BUY" else "exit", code=code,
                                                 exchange_message=message),
@@ -601,6 +602,8 @@ class Trader:
             if row is not None:
                 row.status, row.unknown, row.updated_at = "REJECTED", False, now
                 row.error_message = error
+            if it.side == "SELL":
+                _reprotect(s, it.symbol)
             self._fail(uow, it, error, now)
 
     def _fail_pending(self, it: _Intent, error: str) -> None:
@@ -665,7 +668,7 @@ class Trader:
         try:
             state = await broker.place_protection(order)
         except DuplicateOrder:
-            self._note_call(broker, "create_oco", None)
+            await self._note_call(broker, "create_oco", None)
             found = await _lookup_pair(broker, symbol, sl_oid, tp_oid)
             if found is None:
                 await self.db.run(self._protect_failed, entry_oid, attempt, 204,
@@ -673,16 +676,16 @@ class Trader:
                 return False
             state = found
         except OrderRejected as exc:
-            self._note_call(broker, "create_oco", exc)
+            await self._note_call(broker, "create_oco", exc)
             await self.db.run(self._protect_failed, entry_oid, attempt, exc.code, exc.message,
                               False)
             return False
         except Exception as exc:  # timeout / lost answer: maybe placed, look up next time
-            self._note_call(broker, "create_oco", exc)
+            await self._note_call(broker, "create_oco", exc)
             await self.db.run(self._protect_failed, entry_oid, attempt, None, _describe(exc),
                               isinstance(exc, OutcomeUnknown) or not isinstance(exc, BrokerError))
             return False
-        self._note_call(broker, "create_oco", None)
+        await self._note_call(broker, "create_oco", None)
         await self.db.run(self._protected, entry_oid, state, attempt)
         return True
 
@@ -771,8 +774,7 @@ class Trader:
 
     async def sync_once(self, startup: bool = False) -> int:
         """Read the state of every open ATP order; record what changed."""
-        if self.paper.has_open_legs():
-            await self.paper.settle()
+        await self.paper.settle()
         opened = await self.db.run(self._open)
         now = self.clock.now()
         changed = 0
@@ -844,7 +846,7 @@ class Trader:
             # one leg filled: make sure the other is gone
             with contextlib.suppress(Exception):
                 await broker.cancel_protection(o.symbol, o.list_id)
-                self._note_call(broker, "cancel_protection", None)
+                await self._note_call(broker, "cancel_protection", None)
             found = await _lookup(broker, o.symbol, other)
             await self.db.run(self._apply_leg_other, other, found)
 
@@ -927,9 +929,9 @@ class Trader:
                 continue
             try:
                 state = await broker.cancel(o.symbol, o.client_oid)
-                self._note_call(broker, "cancel_order", None)
+                await self._note_call(broker, "cancel_order", None)
             except Exception as exc:
-                self._note_call(broker, "cancel_order", exc)
+                await self._note_call(broker, "cancel_order", exc)
                 log.warning("panic: cancel failed", client_oid=o.client_oid,
                             error=_describe(exc))
                 continue
@@ -963,7 +965,8 @@ class Trader:
         if self.wake_outbox is not None:
             self.wake_outbox()
 
-    def _note_call(self, broker: Broker, operation: str, exc: Exception | None) -> None:
+    async def _note_call(self, broker: Broker, operation: str,
+                         exc: Exception | None) -> None:
         """The last private order call (live only: paper makes none), for /api/trading/state."""
         if broker.mode != "live":
             return
@@ -976,9 +979,17 @@ class Trader:
             with self.db.unit("trader_call") as uow:
                 rows.put_state(uow.session, LAST_ORDER_CALL, value, self.clock.now())
 
-        task = asyncio.get_running_loop().create_task(self.db.run(write))
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        try:
+            await self.db.run(write)
+        except Exception as exc:  # the record of a call must not fail the call's handling
+            log.warning("last private order call not recorded", error=_describe(exc))
+
+
+def _reprotect(session: Any, symbol: str) -> None:
+    """An exit refused after its SL/TP pair was cancelled for it: protect again."""
+    for p in rows.open_positions(session, symbol=symbol):
+        if p.protection_status == "cancelled" and p.protection_error is None:
+            p.protection_status, p.protection_next_at = "pending", None
 
 
 def _close(p: PositionRow, by: str, price: float, pnl: float, now: datetime) -> None:
