@@ -17,6 +17,7 @@ from atp.domain.trading import (
     DuplicateOrder,
     InstrumentRules,
     MarketOrder,
+    OrderRejected,
     OrderState,
     OutcomeUnknown,
     ProtectionOrder,
@@ -36,6 +37,7 @@ class Flaky:
     book: PaperBroker
     mode: str = "live"
     lose: list[str] = field(default_factory=list)  # "after" | "before", one per call
+    refuse_sells: bool = False
     placed: int = 0
     protections: int = 0
 
@@ -43,6 +45,8 @@ class Flaky:
         return await self.book.instrument(symbol)
 
     async def place_market(self, order: MarketOrder) -> OrderState:
+        if self.refuse_sells and order.side == "SELL":
+            raise OrderRejected(306, "INSUFFICIENT_AVAILABLE_BALANCE")
         fate = self.lose.pop(0) if self.lose else None
         if fate == "before":
             raise OutcomeUnknown("timeout before the exchange got it")
@@ -162,3 +166,21 @@ async def test_protection_cancelled_outside_is_recorded_not_fought(make_platform
     [view] = (await p.core.positions())["positions"]
     assert view["protected"] is False
     assert view["protection_error"]["message"] == "SL/TP cancelled outside ATP"
+
+
+async def test_refused_exit_puts_the_protection_back(make_platform, migrated_db, clock, market):
+    p, broker = _platform(make_platform, migrated_db, refuse_sells=True)
+    await p.core.set_live_trading(True, "api")
+    await p.monitor.run_cycle()
+    await p.trader.step()
+    clock.advance(30)
+    market.set(SYMBOL, "up", price=101.0)
+    await p.monitor.run_cycle()
+    await p.trader.step()  # SL/TP cancelled to sell, the SELL refused with 306
+    _, sell = rows(p, OrderIntentRow)
+    assert (sell.outcome, sell.error_code) == ("REJECTED", 306)
+    clock.advance(5)
+    await p.trader.sync_once()
+    [pos] = rows(p, PositionRow)
+    assert pos.status == "open" and pos.protection_status == "active"
+    assert pos.protection_attempts == 2 and broker.protections == 2
