@@ -86,6 +86,7 @@ LIVE_TRADING = "live_trading"
 KILL_SWITCH = "kill_switch"
 LAST_ORDER_CALL = "last_private_order_call"
 NO_CREDENTIALS = "live trading refused: no exchange credentials"
+PRICE_WAIT_S = 120.0  # a paper intent waits this long for the monitor's first price
 REPLACE_AFTER_S = 10.0  # an unanswered order the exchange never got is sent again after
 MAX_ATTEMPTS = 3
 LIVE_PROBE_TTL_S = 60.0
@@ -154,13 +155,14 @@ class _Intent:
     quantity: float | None
     price: float | None
     attempts: int
+    created_at: datetime
 
 
 def _snap(row: OrderIntentRow) -> _Intent:
     return _Intent(row.decision_id, row.client_oid, row.symbol,
                    "BUY" if row.side == "BUY" else "SELL",
                    "live" if row.mode == "live" else "paper", row.preset, row.notional,
-                   row.quantity, row.price, row.attempts)
+                   row.quantity, row.price, row.attempts, row.created_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +333,11 @@ class Trader:
     async def run_once(self) -> int:
         """Decide every PENDING intent: one outcome each."""
         pending = await self.db.run(self._pending)
+        now = self.clock.now()
         for it in pending:
+            if (it.mode == "paper" and self.paper.price(it.symbol) is None
+                    and (now - it.created_at).total_seconds() < PRICE_WAIT_S):
+                continue  # just started: the paper broker has seen no price yet
             try:
                 await self._decide(it)
             except Exception as exc:  # a bug or an outage: FAILED, never silently pending
