@@ -21,6 +21,7 @@ from atp.engine.alerts import AlertFaults, AlertPipeline
 from atp.engine.clock import Clock, SystemClock
 from atp.engine.commands import CommandAnswers
 from atp.engine.core import Core
+from atp.engine.intents import lease_name
 from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
@@ -34,7 +35,7 @@ from atp.engine.status import (
     PlatformStatus,
     TelegramStatus,
 )
-from atp.engine.trader import Trader, lease_name
+from atp.engine.trader import Trader
 from atp.events import (
     Event,
     ExchangeFailureEvent,

@@ -1,7 +1,7 @@
 """The trader: accepted alerts → order intents → one order outcome each (business-rules §6).
 
-- `record_intent` runs inside the alert pipeline's transaction: an accepted alert on a
-  trade-enabled symbol can never lose its intent, and trading never blocks the alert.
+- `atp.engine.intents.record_intent` runs inside the alert pipeline's transaction: an
+  accepted alert on a trade-enabled symbol can never lose its intent.
 - `Trader.run_once` ends every PENDING intent with exactly one outcome: BLOCKED (a gate,
   the kill switch, live refused), PLACED → FILLED / CANCELLED, REJECTED (code + message)
   or FAILED. Before an order is sent its row is written with `unknown` set; only the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,6 @@ from typing import Any
 from atp.domain.orders import (
     OpenBuy,
     buy_gate,
-    client_order_id,
     floor_quantity,
     protection_backoff_seconds,
     protection_levels,
@@ -54,6 +52,7 @@ from atp.domain.trading import (
     ProtectionState,
 )
 from atp.engine.clock import Clock
+from atp.engine.intents import KILL_SWITCH, LAST_ORDER_CALL, LIVE_TRADING, NO_CREDENTIALS
 from atp.engine.paper import PaperBroker
 from atp.engine.ports import Broker
 from atp.events import (
@@ -62,7 +61,6 @@ from atp.events import (
     OrderCancelled,
     OrderFailed,
     OrderFilled,
-    OrderIntent,
     OrderPlaced,
     OrderRejectedEvent,
     ProtectionFailed,
@@ -76,68 +74,16 @@ from atp.store import trading as rows
 from atp.store.database import Database
 from atp.store.journal import record
 from atp.store.models import OrderIntentRow, OrderRow, PositionRow
-from atp.store.repository import WatchItem
 from atp.store.uow import UnitOfWork
 from atp.telegram.format import format_price
 
 log = get_logger("atp.trader")
 
-LIVE_TRADING = "live_trading"
-KILL_SWITCH = "kill_switch"
-LAST_ORDER_CALL = "last_private_order_call"
-NO_CREDENTIALS = "live trading refused: no exchange credentials"
-PRICE_WAIT_S = 120.0  # a paper intent waits this long for the monitor's first price
 REPLACE_AFTER_S = 10.0  # an unanswered order the exchange never got is sent again after
+PRICE_WAIT_S = 120.0  # a paper intent waits this long for the monitor's first price
 MAX_ATTEMPTS = 3
 LIVE_PROBE_TTL_S = 60.0
 INTENT_BATCH = 50
-
-
-def lease_name(api_key: str | None) -> str:
-    """One trader per exchange account: the key's digest names it (never the key)."""
-    if not api_key:
-        return "trader-cryptocom-paper"
-    return "trader-cryptocom-" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
-
-
-# ── in the alert's transaction ─────────────────────────────────────────────────────────
-
-
-def record_intent(uow: UnitOfWork, *, decision_id: str, symbol: str, side: str,
-                  price: float | None, atr: float | None, item: WatchItem, now: datetime,
-                  instance: str) -> str | None:
-    """The intent of an accepted alert on a trade-enabled symbol (None: not traded).
-
-    A SELL sells what the symbol holds; with nothing held the intent is recorded BLOCKED
-    at once, so every trade-enabled accepted alert still has its one order outcome."""
-    if not item.trade_enabled or item.trade_amount_usd <= 0:
-        return None
-    session = uow.session
-    mode: BrokerMode = (
-        "live" if settings_rows.get_setting(session, LIVE_TRADING) is True else "paper")
-    oid = client_order_id(decision_id)
-    notional = quantity = None
-    outcome, reason = "PENDING", None
-    if side == "BUY":
-        notional = item.trade_amount_usd
-    else:
-        held = [p for p in rows.open_positions(session, symbol=symbol) if p.mode == mode]
-        quantity = sum(p.quantity for p in held)
-        if quantity <= 0:
-            outcome, reason = "BLOCKED", f"no {mode} position in {symbol} to sell"
-    rows.insert_intent(session, decision_id=decision_id, client_oid=oid, symbol=symbol,
-                       side=side, mode=mode, preset=item.preset.name, notional=notional,
-                       quantity=quantity or None, price=price, atr=atr, outcome=outcome,
-                       reason=reason, created_at=now, updated_at=now)
-    record(session, OrderIntent(side=side, client_oid=oid, mode=mode, notional=notional,
-                                quantity=quantity or None),
-           at=now, instance=instance, symbol=symbol, decision_id=decision_id,
-           message=f"{side} {symbol} intent ({mode})")
-    if reason is not None:
-        record(session, OrderBlocked(side=side, client_oid=oid, gate="position", reason=reason),
-               at=now, instance=instance, symbol=symbol, decision_id=decision_id,
-               message=reason)
-    return oid
 
 
 # ── the worker ─────────────────────────────────────────────────────────────────────────
