@@ -174,3 +174,21 @@ async def test_each_rejection_is_recorded_with_its_code(live_platform, emulator,
     with p.db.sessions() as s:
         notices = [o.text for o in s.scalars(select(OutboxRow).where(OutboxRow.kind == "order"))]
     assert len(notices) == 1 and f"rejected (live): {code}" in notices[0]
+
+
+async def test_lost_oco_answer_is_found_on_retry_not_placed_twice(live_platform, emulator,
+                                                                  clock):
+    p = live_platform()
+    await p.core.set_live_trading(True, "api")
+    emulator.set_fault("order-answer-lost:2")  # the market order's answer, then the OCO's
+    await p.monitor.run_cycle()
+    # the lost entry is looked up in the same round (FILLED); the OCO's answer is lost too
+    await p.trader.step()
+    [pos] = rows(p, PositionRow)
+    assert pos.protection_status == "failed" and pos.protection_unknown is True
+    clock.advance(30)
+    await p.trader.step()  # the retry looks the legs up first: they are there
+    [pos] = rows(p, PositionRow)
+    assert pos.protection_status == "active" and pos.protection_attempts == 1
+    assert order_calls(emulator) == {"private/create-order": 1,
+                                     "private/advanced/create-oco": 1}
