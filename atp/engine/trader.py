@@ -562,6 +562,8 @@ class Trader:
         with self.db.unit("trader_order") as uow:
             intent = rows.intent(uow.session, it.decision_id)
             if intent is not None and intent.outcome in ("PENDING", "PLACED"):
+                if it.side == "SELL":
+                    _reprotect(uow.session, it.symbol)
                 self._fail(uow, it, error, self.clock.now())
 
     def _fail(self, uow: UnitOfWork, it: _Intent, error: str, now: datetime) -> None:
