@@ -236,3 +236,20 @@ async def test_price_path_through_sl_fills_sl_at_the_market(make_platform, clock
     assert (sl.status, tp.status, sl.avg_price) == ("FILLED", "CANCELLED", low)
     assert pos.closed_by == "stop_loss" and pos.realised_pnl < 0
     assert p.paper.price(SYMBOL) == 100.0
+
+
+async def test_a_failing_intent_never_blocks_the_alert(make_platform, clock, migrated_db,
+                                                       monkeypatch, tg):
+    import atp.engine.alerts as alerts
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("trading is broken")
+
+    monkeypatch.setattr(alerts, "record_intent", broken)
+    p = make_platform({SYMBOL: "down"})
+    trade(migrated_db)
+    await cycle(p, clock)
+    from atp.store.models import AlertOutcomeRow
+
+    [outcome] = rows(p, AlertOutcomeRow)
+    assert outcome.outcome == "SENT" and rows(p, OrderIntentRow) == []
