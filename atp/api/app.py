@@ -26,6 +26,7 @@ from atp.api import (
     monitoring,
     operators,
     state,
+    trading,
 )
 from atp.api.guards import SecurityHeaders, StrictJson, json_safe
 from atp.engine.service import Platform
@@ -47,7 +48,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.integrity = None  # the integrity package plugs a callable in here
     app.state.metrics = metrics.Metrics(platform)
-    for module in (monitoring, market, journal, state, configuration, metrics, operators):
+    for module in (monitoring, market, journal, state, configuration, trading, metrics,
+                   operators):
         app.include_router(module.router)
     web.mount(app)
     _handlers(app)
