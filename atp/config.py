@@ -208,6 +208,15 @@ class Settings(BaseSettings):
         description="Dead-man's-switch URL pinged after each healthy watchdog cycle.",
         json_schema_extra=_fix("set DEADMAN_URL to an http(s) URL or leave it empty"),
     )
+    retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        le=3650,
+        description="Decisions, events, cycles and delivered messages older than this many "
+        "days are deleted (hourly, in small batches); 0 keeps everything. Decisions behind "
+        "an order are kept.",
+        json_schema_extra=_fix("set RETENTION_DAYS to a number of days, e.g. 30 (0 = keep)"),
+    )
 
     @field_validator("database_url")
     @classmethod

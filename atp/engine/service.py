@@ -61,6 +61,7 @@ POLLER_LEASE = "telegram-poller"
 SENDER_LEASE = "telegram-sender"
 PRESENCE_PREFIX = "presence:"
 PRESENCE_TTL_S = 30.0
+RETENTION_LEASE = "retention"
 OUTBOX_STUCK_S = 120.0  # alerts older than this in the outbox make health `degraded`
 
 
@@ -199,6 +200,7 @@ class Platform:
         self._tasks = [
             asyncio.create_task(self._presence(), name="atp-presence"),
             asyncio.create_task(self._readiness(), name="atp-readiness"),
+            asyncio.create_task(self._retention(), name="atp-retention"),
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
             asyncio.create_task(self.trader.run_forever(self._stop), name="atp-trader"),
@@ -258,6 +260,37 @@ class Platform:
                           str(self.telegram_identity.get("error") or "getMe ok"))
 
     # ── scheduler ──────────────────────────────────────────────────────────────────────
+
+    async def _retention(self, every_seconds: float = 3600.0) -> None:
+        """Prune what is older than RETENTION_DAYS: soon after start, then hourly, by the
+        one process holding the retention lease (replicas share one database)."""
+        days = self.settings.retention_days
+        if days <= 0:
+            return
+        lease = DbLease(self.db, RETENTION_LEASE, self.owner, self.clock,
+                        ttl_seconds=every_seconds * 2)
+        delay = 60.0
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return
+            delay = every_seconds
+            try:
+                if await lease.acquire():
+                    await self.prune(timedelta(days=days))
+            except Exception as exc:  # a database hiccup: next hour
+                log.warning("retention failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def prune(self, horizon: timedelta) -> dict[str, int]:
+        """Delete the rows older than `horizon` (store.retention), journal the counts."""
+        from atp.store.retention import prune
+
+        before = self.clock.now() - horizon
+        removed = await self.db.run(prune, self.db.sessions, before)
+        if any(removed.values()):
+            log.info("retention pruned rows", before=before.isoformat(), **removed)
+        return removed
 
     async def _readiness(self) -> None:
         """Probe the database (and read the outbox's depth) a few times per interval, off
