@@ -140,6 +140,10 @@ async def _stale_wait(ch: Channels) -> dict[str, Any] | None:
 async def test_a_stale_ticker_is_the_same_wait_in_every_channel(channels: Channels) -> None:
     ch = channels
     await until(f"{STALE} WAIT on a stale price in top-coins", lambda: _stale_wait(ch))
+    # The record now holds that WAIT from over 10 minutes ago: move the engine to the wall
+    # clock (`atp check` runs on it); the next cycles are stamped now.
+    ch.clock.offset = timedelta(0)
+    moved = datetime.now(UTC)
 
     async def agreeing() -> tuple[dict[str, Any], dict[str, Any], str] | None:
         """The three channels, read between two reads of the record that agree (no cycle
@@ -164,11 +168,7 @@ async def test_a_stale_ticker_is_the_same_wait_in_every_channel(channels: Channe
     assert line.startswith(f"{STALE}: WAIT") and "price stale" in line, line
     assert line.endswith(f"· {decision_id[:8]}"), line
 
-    # The record now spans over 10 minutes of that WAIT: move the engine to the wall clock
-    # and wait for a cycle stamped after the move, so every symbol is fresh again.
-    ch.clock.offset = timedelta(0)
-    moved = datetime.now(UTC)
-
+    # a cycle stamped after the move, so every symbol is fresh again (and still blind)
     async def fresh() -> bool | None:
         coins = (await ch.client.get("/api/market/top-coins-data")).json()
         return True if all(c["decided_at"] and datetime.fromisoformat(c["decided_at"])
@@ -205,7 +205,6 @@ async def test_a_disabled_symbol_shows_disabled_in_every_channel(channels: Chann
     assert r.status_code == 200, r.text
     changed = ch.demo.platform.clock.now() if ch.demo.platform else None
     assert changed is not None
-    ticks = ch.demo.platform.monitor.ticks if ch.demo.platform else 0
 
     async def shown_disabled() -> None:
         coin = await ch.coin(symbol)
@@ -216,14 +215,15 @@ async def test_a_disabled_symbol_shows_disabled_in_every_channel(channels: Chann
         assert await ch.signals(symbol) == f"{symbol}: disabled"
 
     await shown_disabled()  # the next read of each channel
-    # two more cycles (the first may have begun before the change): none decides for it
+    # a whole cycle begun after the change (one begun before may still decide for it)
     platform = ch.demo.platform
     assert platform is not None
 
     async def cycled() -> bool | None:
-        return True if platform.monitor.ticks >= ticks + 2 else None
+        last = platform.monitor.last
+        return True if last is not None and last.started_at >= changed else None
 
-    await until("two more monitor cycles", cycled)
+    await until("a monitor cycle begun after the change", cycled)
     newest = (await ch.client.get("/api/decisions",
                                   params={"symbol": symbol, "limit": 1})).json()[0]
     assert datetime.fromisoformat(newest["created_at"]) <= changed, newest
