@@ -28,6 +28,7 @@ from atp.emulators.clock import AcceleratedClock
 from atp.emulators.cryptocom import CryptoComEmulator
 from atp.emulators.proxy import AuthProxy
 from atp.emulators.telegram.server import TelegramEmulator
+from atp.engine.clock import Clock
 from atp.engine.core import Conflict
 from atp.engine.service import Platform, PlatformFaults
 from atp.logging import setup_logging
@@ -63,6 +64,7 @@ class Demo:
     seed: int = 7
     speed: float = SPEED
     interval: float = INTERVAL
+    clock: Clock | None = None  # the engine's clock (tests drive it); None = system time
     platform: Platform | None = None
     exchange: CryptoComEmulator | None = None
     telegram: TelegramEmulator | None = None
@@ -134,7 +136,8 @@ class Demo:
         )
         setup_logging(settings.log_level, settings.log_file, console=False)
         faults = PlatformFaults(alert_drop="alert-drop" in self.faults)
-        self.platform = build_platform(settings, market_clock=market_clock.now,
+        self.platform = build_platform(settings, clock=self.clock,
+                                       market_clock=market_clock.now,
                                        time_scale=self.speed, faults=faults)
         await self._seed()
         await self.platform.start()

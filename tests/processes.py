@@ -98,11 +98,13 @@ class DemoFleet:
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
         self.tmp = tmp
         self.running: dict[str, DemoProcess] = {}
+        self.retired: set[str] = set()  # stopped early on purpose: never started again
         self._procs: list[subprocess.Popen[bytes]] = []
 
     def demos(self, names: Iterable[str]) -> dict[str, DemoProcess]:
-        """Demo per name (`healthy`, or a fault of `atp demo --fault`), each on port 0."""
-        wanted = list(names)
+        """Demo per name (`healthy`, or a fault of `atp demo --fault`), each on port 0;
+        retired names are left out."""
+        wanted = [name for name in names if name not in self.retired]
         spawned: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         for name in wanted:
             if name not in self.running and name not in spawned:
@@ -114,6 +116,19 @@ class DemoFleet:
             port = read_port_file(port_file, proc, 90, port_file.with_name("stderr.txt"))
             self.running[name] = DemoProcess(port_file.parent, proc, port)
         return {name: self.running[name] for name in wanted}
+
+    def retire(self, keep: Iterable[str]) -> None:
+        """Stop every running demo but those in `keep` (the tests left need only them)."""
+        kept = set(keep)
+        going = {n: d for n, d in self.running.items() if n not in kept}
+        for demo in going.values():
+            if demo.proc.poll() is None:
+                demo.proc.terminate()
+        for name, demo in going.items():
+            demo.stop()
+            self._procs.remove(demo.proc)
+            del self.running[name]
+            self.retired.add(name)
 
     def stop(self) -> None:
         for proc in self._procs:

@@ -332,6 +332,9 @@ class CoinOut(BaseModel):
     flags: dict[str, bool | None]
     indicators: dict[str, float | None]
     reasons: list[str]
+    unknown_inputs: dict[str, str] = Field(
+        default_factory=dict, description="input → the cause that made it unknown "
+        "(`price stale: 74 s old (limit 60 s)`); a WAIT on missing data names it here")
     price: float | None
     price_age_seconds: float | None
     decided_at: datetime | None = Field(None, description="when the decision was recorded")

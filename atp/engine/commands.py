@@ -53,10 +53,11 @@ class CommandAnswers:
                 continue
             line = (f"{c['symbol']}: {c['decision']} (buy index {c['buy_index']}, "
                     f"price {c['price']})")
-            unknown = [r for r in c["reasons"] if "unknown" in r or "stale" in r
-                       or r.startswith("no ")]
-            if c["decision"] == "WAIT" and unknown:
-                line += f" — {unknown[0]}"
+            # the cause the domain recorded (`price stale: 74 s old`), not a flag's echo
+            # of it (`buy_price_ok unknown: price unknown`)
+            causes = list((c.get("unknown_inputs") or {}).values())
+            if c["decision"] == "WAIT" and causes:
+                line += f" — {'; '.join(causes)}"
             lines.append(f"{line} · {str(c['decision_id'])[:8]}")
         return "\n".join(lines)
 

@@ -358,8 +358,8 @@ def coin_view(row: dict[str, Any], decision: dict[str, Any] | None,
                             "buy_alert_enabled", "sell_alert_enabled", "trade_enabled")
     }
     item.update(decision_id=None, decision=None, buy_index=None, flags={}, indicators={},
-                reasons=[], price=None, price_age_seconds=None, decided_at=None,
-                decision_age_seconds=None, error=None)
+                reasons=[], unknown_inputs={}, price=None, price_age_seconds=None,
+                decided_at=None, decision_age_seconds=None, error=None)
     if not row["enabled"]:
         item["error"] = "disabled"
         return item
@@ -371,6 +371,7 @@ def coin_view(row: dict[str, Any], decision: dict[str, Any] | None,
         decision_id=decision["id"], decision=decision["decision"],
         buy_index=decision["buy_index"], flags=dict(decision.get("flags") or {}),
         indicators=indicators, reasons=list(decision.get("reasons") or []),
+        unknown_inputs=dict(decision.get("unknown_inputs") or {}),
         price=decision.get("price"), decided_at=decision["created_at"],
         decision_age_seconds=round((now - decision["created_at"]).total_seconds(), 3),
     )

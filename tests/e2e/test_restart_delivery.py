@@ -3,6 +3,7 @@ after restart: the outbox is durable. Real process, real emulators, real databas
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -28,8 +29,6 @@ KEY, SECRET = CANARY_KEY, CANARY_SECRET
 
 
 async def wait_for(predicate, timeout: float, what: str) -> None:
-    import asyncio
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -71,25 +70,27 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, can
     }
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
+    async def start() -> subprocess.Popen[bytes]:
         err = (tmp_path / f"stderr-{len(procs)}.log").open("wb")
         port_file = tmp_path / f"port-{len(procs)}"
         proc = subprocess.Popen([ATP, "run", "--port", "0", "--port-file", str(port_file)],
                                 env=env, cwd=tmp_path,
                                 stdout=err, stderr=subprocess.STDOUT)  # the console log
         procs.append(proc)
-        read_port_file(port_file, proc, 60, Path(err.name))  # up: its API accepts
+        # up: its API accepts. Waited in a thread: the emulators live in this event loop,
+        # and start-up asks Telegram's getMe (a blocked loop would hold it to its timeout)
+        await asyncio.to_thread(read_port_file, port_file, proc, 60, Path(err.name))
         return proc
 
     try:
-        first = start()
+        first = await start()
         await wait_for(lambda: any(o.outcome == "PENDING" for o in outcomes(engine)), 90,
                        "an accepted (PENDING) alert")
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        await asyncio.to_thread(first.wait, 10)
         assert all(o.outcome in ("PENDING", "THROTTLED") for o in outcomes(engine))
         await tg.clear_fault("outage")
-        start()
+        await start()
         await wait_for(lambda: len(tg.received(CHAT)) >= 1
                        and not any(o.outcome == "PENDING" for o in outcomes(engine)), 90,
                        "delivery after restart")
@@ -101,8 +102,8 @@ async def test_sigkill_between_acceptance_and_delivery_loses_nothing(db_url, can
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
+                try:  # in a thread: its shutdown talks to the emulators in this loop
+                    await asyncio.to_thread(proc.wait, 15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
         await tg.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -32,6 +33,12 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
                           timeout=120)
 
 
+@functools.cache
+def run_shared(*args: str) -> subprocess.CompletedProcess[str]:
+    """`run` once per argument list: tests that read the same output share the process."""
+    return run(*args)
+
+
 def run_inproc(*args: str) -> tuple[int, str, str]:
     """The same Typer app in-process: fast for the many error cases."""
     result = CliRunner().invoke(app, ["analyze", *args])
@@ -58,7 +65,7 @@ def close_enough(a: float | None, b: float | None) -> bool:
 @pytest.mark.parametrize("path", shared_files(), ids=lambda p: p.name)
 def test_all_json_agrees_with_independent_recomputation(path):
     preset = "scalp-aggressive" if "XRP" in path.name else "swing-conservative"
-    out = run("--candles", str(path), "--preset", preset, "--all", "--json")
+    out = run_shared("--candles", str(path), "--preset", preset, "--all", "--json")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     rows = [r.split(",") for r in path.read_text().splitlines()[1:]]
@@ -92,8 +99,8 @@ def test_all_json_agrees_with_independent_recomputation(path):
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared candles absent: {SHARED}")
 def test_eth_has_buy_sell_and_wait():
-    out = run("--candles", str(SHARED / "ETH_BTC-5m.csv"), "--preset", "swing-conservative",
-              "--all", "--json")
+    out = run_shared("--candles", str(SHARED / "ETH_BTC-5m.csv"), "--preset",
+                     "swing-conservative", "--all", "--json")
     decisions = {json.loads(line)["decision"] for line in out.stdout.splitlines()}
     assert decisions == {"BUY", "SELL", "WAIT"}
 

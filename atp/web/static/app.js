@@ -140,7 +140,7 @@ async function refreshWatchlist() {
                  title: "MA10w: SMA(70) of daily closes (the SELL trend's second branch)" },
          fmtNum((c.indicators || {}).ma10w)),
       el("td", { class: `decision ${c.decision || ""}`, title: c.error || c.decision_id || "" },
-         c.decision || (c.error ? "unknown" : "—")),
+         c.decision || (c.enabled === false ? "disabled" : c.error ? "unknown" : "—")),
       FLAGS.map((f) => flagCell(c.flags[f], f)),
       el("td", { title: `buy index ${c.buy_index ?? "—"}` },
          el("span", { class: "bar" }, el("span", { style: { width: `${c.buy_index || 0}%` } })),
