@@ -8,12 +8,34 @@ the field-standard Wilder definitions and it is ~100× faster than numpy loops.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
+from types import ModuleType
 
 import numpy as np
-import talib
 
 from atp.domain.candles import Candles, FloatArray
+
+
+def _talib_without_dataframes() -> ModuleType:
+    """TA-Lib's package imports pandas and polars (when installed) only to accept their
+    Series; we pass numpy arrays. Hiding them during that import keeps ~50 MB of pandas
+    out of every process's memory (issue 14); whoever imports pandas later still can."""
+    if "talib" in sys.modules:
+        return sys.modules["talib"]
+    hidden = [name for name in ("pandas", "polars") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import talib
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    return talib
+
+
+talib = _talib_without_dataframes()
 
 RSI_PERIOD = 14
 ATR_PERIOD = 14

@@ -1,6 +1,7 @@
 """Crypto.com Exchange adapter: ccxt client, error classification, market data, diagnosis,
 and the live broker (orders)."""
 
+from atp.exchange import ccxt_lean  # noqa: F401  (first: ccxt without its other exchanges)
 from atp.exchange.client import ExchangeClient, Ticker
 from atp.exchange.errors import (
     AuthError,

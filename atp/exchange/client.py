@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-import ccxt.async_support as ccxt_async
+from ccxt.async_support.cryptocom import cryptocom as _ccxt_cryptocom
 
 from atp.config import Settings
 from atp.exchange.errors import (
@@ -50,7 +50,7 @@ log = logging.getLogger("atp.exchange")
 SuccessSink = Callable[[str, bool], None]  # (operation, private)
 
 
-class _CryptoCom(ccxt_async.cryptocom):  # type: ignore[misc]
+class _CryptoCom(_ccxt_cryptocom):  # type: ignore[misc]
     """ccxt's client plus a request counter and a mark on a proxy's own HTTP status."""
 
     request_count = 0
