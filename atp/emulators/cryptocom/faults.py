@@ -10,6 +10,13 @@
 - `slow[:SECONDS]`: every reply is delayed (default 5 s)
 - `down`: connections are closed without an answer (a dead host, to the client)
 - `unavailable`: HTTP 503 with code 9010001 (maintenance)
+- `order-reject:CODE`: every create order (plain, list, advanced, OCO) is answered CODE with
+  the exchange's message for it: 306, 609, 209, 229, 220, 415 (below the minimum size or
+  value), 140001, 42901 (HTTP 429), or any other code
+- `conditional-denied`: the advanced create endpoints (trigger orders, OCO) answer 140001,
+  as for a key without permission for conditional orders; reads and cancels still work
+- `order-answer-lost[:N]`: the next N (default 1) create orders are placed, then the
+  connection is closed without an answer: the client sees a network error, the order exists
 
 `down` drops every connection without answering rather than answering 503, because that is
 what a dead host looks like to a client (ccxt: ExchangeNotAvailable); the port stays open so
@@ -36,6 +43,9 @@ class Faults:
     slow_seconds: float = 0.0
     down: bool = False
     unavailable: bool = False
+    order_reject_code: int | None = None
+    conditional_denied: bool = False
+    answer_lost_next: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,8 +89,17 @@ def parse_fault(spec: str) -> dict[str, Any]:
         return {"down": True}
     if name == "unavailable":
         return {"unavailable": True}
+    if name == "order-reject":
+        try:
+            return {"order_reject_code": int(arg)}
+        except ValueError:
+            raise ValueError("order-reject needs a reason code: order-reject:306") from None
+    if name == "conditional-denied":
+        return {"conditional_denied": True}
+    if name == "order-answer-lost":
+        return {"answer_lost_next": int(arg) if arg else 1}
     raise ValueError(
         f"unknown exchange fault {spec!r}; known: bad-credentials, exchange-auth, clock-skew[:S], "
         "ip-not-allowlisted, rate-limit[:N], malformed:SYMBOL, stale-ticker:SYMBOL, slow[:S], "
-        "down, unavailable"
+        "down, unavailable, order-reject:CODE, conditional-denied, order-answer-lost[:N]"
     )

@@ -8,7 +8,9 @@ Start it in-process (tests, demo, benchmarks) on an ephemeral loopback port:
 
 or alone with `atp emulate exchange --port P`. Admin endpoints (no auth; loopback only):
 `GET|POST /_emulator/faults`, `POST /_emulator/scenario`, `POST /_emulator/symbols`,
-`POST /_emulator/keys`, `POST /_emulator/clock` (manual clocks), `GET /_emulator/state`.
+`POST /_emulator/keys`, `POST /_emulator/clock` (manual clocks), `POST /_emulator/fees`
+(`{"maker": "0.0025", "taker": "0.005"}`), `GET /_emulator/state` (with `order_requests`:
+private order calls received per method, what proves that a dry run sent none).
 Faults at run time: `POST /_emulator/faults {"faults": ["stale-ticker:ETH_USDT"]}` (names as
 on the command line, added to those set), `{"stale_tickers": []}` (fields, replaced) or
 `{"clear": true}`.
@@ -37,11 +39,34 @@ from atp.emulators.cryptocom.market import (
     SyntheticMarket,
     TickerRow,
 )
-from atp.emulators.cryptocom.trading import ApiError, TradingDesk
+from atp.emulators.cryptocom.trading import (
+    DEFAULT_MAKER_FEE,
+    DEFAULT_TAKER_FEE,
+    TRIGGER_TYPES,
+    ApiError,
+    TradingDesk,
+    reject,
+)
 
 PREFIX = "/exchange/v1"
 DEFAULT_BALANCES = {"USDT": "100000", "USD": "100000", "BTC": "1", "ETH": "10"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ADV = "private/advanced/"
+# Methods that place orders: what `order-reject`, `order-answer-lost` act on.
+CREATE_METHODS = frozenset({"private/create-order", "private/create-order-list",
+                            ADV + "create-order", ADV + "create-oco"})
+# The exchange's "create/cancel" rate-limit class: 15 requests per 100 ms per API key.
+CREATE_CANCEL_METHODS = CREATE_METHODS | {
+    "private/cancel-order", "private/cancel-order-list", "private/cancel-all-orders",
+    ADV + "cancel-order", ADV + "cancel-oco", ADV + "cancel-all-orders",
+}
+# Every private method that touches orders (counted in /_emulator/state `order_requests`).
+ORDER_METHODS = CREATE_CANCEL_METHODS | {
+    "private/get-open-orders", "private/get-order-detail", "private/get-order-history",
+    ADV + "get-open-orders", ADV + "get-order-detail", ADV + "get-order-history",
+}
+CREATE_CANCEL_LIMIT = 15
+CREATE_CANCEL_WINDOW = 0.1
 
 
 def _to_seconds(ts: Any) -> float:
@@ -76,6 +101,10 @@ class CryptoComEmulator:
         rate_clock: Callable[[], float] = time.monotonic,
         grid_seconds: int = 300,
         scenario_timeframe: int = 3600,
+        maker_fee: Decimal | str | float = DEFAULT_MAKER_FEE,
+        taker_fee: Decimal | str | float = DEFAULT_TAKER_FEE,
+        min_notional: dict[str, Decimal] | None = None,
+        order_rate_limit: bool = True,
     ) -> None:
         self.clock: EmulatorClock = clock or RealClock()
         # Nonces are checked against wall time: ccxt stamps requests with the caller's real
@@ -86,7 +115,10 @@ class CryptoComEmulator:
             seed=seed, symbols=syms, grid_seconds=grid_seconds,
             scenario_timeframe=scenario_timeframe,
         ))
-        self.desk = TradingDesk(self.market)
+        self.desk = TradingDesk(self.market, maker_fee=maker_fee, taker_fee=taker_fee,
+                                min_notional=min_notional)
+        self.order_rate_limit = order_rate_limit
+        self._order_calls: dict[str, deque[float]] = {}
         self.keys: dict[str, ApiKey] = {}
         for key in keys:
             self.add_key(key.key, key.secret, key.allowlist, key.balances or None)
@@ -117,6 +149,7 @@ class CryptoComEmulator:
         app.router.add_post("/_emulator/keys", self._admin_keys)
         app.router.add_post("/_emulator/clock", self._admin_clock)
         app.router.add_get("/_emulator/state", self._admin_state)
+        app.router.add_post("/_emulator/fees", self._admin_fees)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=0.2)
         await self._runner.setup()
@@ -203,6 +236,15 @@ class CryptoComEmulator:
 
     def reset_counts(self) -> None:
         self.counts.clear()
+
+    @property
+    def order_requests(self) -> dict[str, int]:
+        """Private order calls received (answered or not), per method."""
+        return {m: n for m, n in sorted(self.counts.items()) if m in ORDER_METHODS}
+
+    def set_fees(self, maker: Decimal | str | float, taker: Decimal | str | float) -> None:
+        """Fee rates (fractions) charged on fills from now on."""
+        self.desk.set_fees(maker, taker)
 
     # -- middleware: faults, rate limit, counting --------------------------------------------
 
@@ -343,11 +385,36 @@ class CryptoComEmulator:
             params = body.get("params") or {}
             if not isinstance(params, dict):
                 raise ApiError(40001, "BAD_REQUEST: params")
+            key = str(body["api_key"])
+            self._order_gate(key, method)
             self.desk.process()
-            result = self._dispatch(str(body["api_key"]), method, params)
+            result = self._dispatch(key, method, params)
         except ApiError as exc:
             return self._error(req_id, method, exc.code, exc.message, exc.status)
+        if method in CREATE_METHODS and self.faults.answer_lost_next > 0:
+            # `order-answer-lost`: placed, but the answer never arrives
+            self.faults.answer_lost_next -= 1
+            if request.transport is not None:
+                request.transport.close()
+            raise asyncio.CancelledError
         return web.json_response(_envelope(req_id, method, result))
+
+    def _order_gate(self, key: str, method: str) -> None:
+        """The create/cancel rate limit per key, then the order fault switches."""
+        if self.order_rate_limit and method in CREATE_CANCEL_METHODS:
+            now = self._rate_clock()
+            window = self._order_calls.setdefault(key, deque())
+            while window and window[0] <= now - CREATE_CANCEL_WINDOW:
+                window.popleft()
+            if len(window) >= CREATE_CANCEL_LIMIT:
+                raise reject(42901)
+            window.append(now)
+        if method not in CREATE_METHODS:
+            return
+        if self.faults.conditional_denied and method.startswith(ADV):
+            raise reject(140001)
+        if self.faults.order_reject_code is not None:
+            raise reject(self.faults.order_reject_code)
 
     def _authenticate(self, request: web.Request, method: str, body: dict[str, Any]) -> None:
         if body.get("method") != method:
@@ -374,32 +441,41 @@ class CryptoComEmulator:
             return {"data": [self._balance(key)]}
         if method == "private/get-currency-networks":
             return self._currency_networks()
-        if method == "private/create-order":
-            order = desk.create(key, params)
+        if method in ("private/create-order", ADV + "create-order"):
+            advanced = method.startswith(ADV)
+            if advanced:
+                order = desk.create(key, params, allowed=TRIGGER_TYPES)
+            else:
+                order = desk.create(key, params)
             if order.status == "REJECTED":
-                raise ApiError(306, order.reason or "REJECTED")
+                raise reject(306)
             return {"order_id": order.order_id, "client_oid": order.client_oid}
-        if method == "private/cancel-order":
-            order = desk.cancel(key, str(params.get("order_id")))
+        if method == ADV + "create-oco":
+            return desk.create_oco(key, list(params.get("order_list") or []))
+        if method == ADV + "cancel-oco":
+            return desk.cancel_oco(key, str(params.get("list_id", "")))
+        if method in ("private/cancel-order", ADV + "cancel-order"):
+            order = desk.cancel(key, params, advanced=method.startswith(ADV))
             return {"order_id": order.order_id, "client_oid": order.client_oid}
         if method == "private/cancel-all-orders":
             desk.cancel_all(key, params.get("instrument_name"))
             return {}
-        if method == "private/get-open-orders":
-            orders = desk.open_orders(key, params.get("instrument_name"))
+        if method in ("private/get-open-orders", ADV + "get-open-orders"):
+            orders = desk.open_orders(key, params.get("instrument_name"),
+                                      advanced=method.startswith(ADV))
             return {"data": [o.as_dict() for o in orders]}
-        if method == "private/get-order-detail":
-            return desk.get(key, str(params.get("order_id"))).as_dict()
-        if method == "private/get-order-history":
-            done = [o.as_dict() for o in desk.orders.values()
-                    if o.account == key and o.status != "ACTIVE"]
+        if method in ("private/get-order-detail", ADV + "get-order-detail"):
+            return desk.find(key, params, advanced=method.startswith(ADV)).as_dict()
+        if method in ("private/get-order-history", ADV + "get-order-history"):
+            done = [o.as_dict() for o in desk.history(key)
+                    if o.advanced == method.startswith(ADV)]
             return {"data": done}
         if method == "private/create-order-list":
             return desk.create_list(key, str(params.get("contingency_type", "LIST")),
                                     list(params.get("order_list") or []))
         if method == "private/cancel-order-list":
             return desk.cancel_list(key, params)
-        raise ApiError(40004, f"METHOD_NOT_FOUND {method}", 404)
+        raise ApiError(40002, f"METHOD_NOT_FOUND {method}", 404)
 
     def _balance(self, key: str) -> dict[str, Any]:
         acct = self.desk.account(key)
@@ -517,4 +593,16 @@ class CryptoComEmulator:
                 for s in self.market.scenarios()
             ],
             "orders": len(self.desk.orders),
+            "order_requests": self.order_requests,
+            "fees": {"maker": str(self.desk.maker_fee), "taker": str(self.desk.taker_fee)},
         })
+
+    async def _admin_fees(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        try:
+            self.set_fees(data.get("maker", self.desk.maker_fee),
+                          data.get("taker", self.desk.taker_fee))
+        except ArithmeticError:
+            raise web.HTTPBadRequest(text="maker/taker must be decimal fractions") from None
+        return web.json_response({"maker": str(self.desk.maker_fee),
+                                  "taker": str(self.desk.taker_fee)})
