@@ -4,6 +4,11 @@ SQLite in a temp dir, the Crypto.com emulator serving an accelerated synthetic m
 (an hourly candle closes every few seconds), the Telegram Bot API emulator, and the real
 adapters talking to both over loopback HTTP. A few symbols are scripted to fall or rise
 so BUY and SELL decisions — and their alerts — appear within the first two minutes.
+Three of the falling symbols trade (`TRADING`): in dry run, the default, their accepted
+BUY alerts become paper orders, positions and SL/TP pairs within the same two minutes.
+The order faults (`LIVE_FAULTS`) switch the demo to LIVE against its own emulator — keys
+configured, the live switch on in the demo's database — with the emulator refusing
+every order (`order-reject`) or every SL/TP pair (`naked-position`).
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from atp.logging import setup_logging
 from atp.runtime import PlatformApi, build_platform
 from atp.store import migrate
 
+# demo fault → the emulator fault it sets; the demo then trades LIVE on the emulator
+LIVE_FAULTS = {"order-reject": "order-reject:306", "naked-position": "conditional-denied"}
 FAULTS = ("telegram-conflict", "telegram-outage", "exchange-auth", "proxy-auth",
-          "monitor-stall", "alert-drop", "stale-ticker:SYMBOL")
+          "monitor-stall", "alert-drop", "stale-ticker:SYMBOL", *LIVE_FAULTS)
 SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "ADA_USDT", "DOGE_USDT",
            "DOT_USDT", "LTC_USDT", "LINK_USDT", "AVAX_USDT")
 FALLING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # scripted declines: RSI < 40 ⇒ BUY
 RISING = ("SOL_USDT", "LINK_USDT")  # scripted rises: RSI > 70 ⇒ SELL
+TRADING = {"ETH_USDT": 100.0, "ADA_USDT": 100.0, "DOT_USDT": 100.0}  # trade_amount_usd
 DEMO_KEY, DEMO_SECRET = "demo-api-key", "demo-api-secret-not-real"
 DEMO_TOKEN = "424242:demo-bot-token-not-real"
 DEMO_CHAT = 100200300
@@ -99,6 +107,8 @@ class Demo:
         for fault in self.faults:
             if fault.startswith("stale-ticker:"):
                 self.exchange.set_fault(fault)
+            if fault in LIVE_FAULTS:
+                self.exchange.set_fault(LIVE_FAULTS[fault])
 
         self.telegram = TelegramEmulator(tokens=[DEMO_TOKEN])
         await self.telegram.start()
@@ -135,6 +145,8 @@ class Demo:
         self.platform = build_platform(settings, market_clock=market_clock.now,
                                        time_scale=self.speed, faults=faults)
         await self._seed()
+        if self.live:
+            await self.platform.core.set_live_trading(True, "demo")
         await self.platform.start()
         if "telegram-conflict" in self.faults:
             await self.telegram.set_fault("conflict")
@@ -146,16 +158,23 @@ class Demo:
         await self.api.start()
         self.port = self.api.server.port  # the bound one: `--port 0` picks a free port
 
+    @property
+    def live(self) -> bool:
+        """An order fault trades LIVE against the demo's own emulator (never a real one)."""
+        return any(f in LIVE_FAULTS for f in self.faults)
+
     async def _seed(self) -> None:
         """The watchlist, through the core like any other change (audited as "demo").
         The falling symbols use a preset without the MA200 check, which a steady decline
-        fails; the rest use the swing preset."""
+        fails; the rest use the swing preset. `TRADING` symbols trade their amount."""
         assert self.platform is not None
         for symbol in SYMBOLS:
             preset = "intraday-aggressive" if symbol in FALLING else PRESET
+            amount = TRADING.get(symbol, 0.0)
             with contextlib.suppress(Conflict):
                 await self.platform.core.add_symbol(
-                    {"symbol": symbol, "preset": preset, "overrides": {}}, "demo")
+                    {"symbol": symbol, "preset": preset, "overrides": {},
+                     "trade_enabled": amount > 0, "trade_amount_usd": amount}, "demo")
 
     async def _stall_after_warmup(self) -> None:
         """The monitor stops cycling after two good cycles: what a hung loop looks like."""
