@@ -122,6 +122,22 @@ class Settings(BaseSettings):
         json_schema_extra=_fix("set MONITOR_INTERVAL_SECONDS to a number of seconds, e.g. 30"),
     )
 
+    # Trading (business-rules §6; dry run unless the stored live switch is on)
+    paper_balance_usd: float = Field(
+        default=10_000.0,
+        ge=0,
+        le=1e12,
+        description="Starting balance of the dry-run (paper) account, per quote currency.",
+        json_schema_extra=_fix("set PAPER_BALANCE_USD to a number of USD, e.g. 10000"),
+    )
+    trader_sync_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=300,
+        description="Seconds between two reads of the state of open ATP orders.",
+        json_schema_extra=_fix("set TRADER_SYNC_SECONDS to a number of seconds, e.g. 3"),
+    )
+
     # Telegram
     telegram_bot_token: SecretStr | None = Field(
         default=None,

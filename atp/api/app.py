@@ -17,7 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from atp import __version__
-from atp.api import configuration, errors, journal, market, metrics, monitoring, state
+from atp.api import (
+    configuration,
+    errors,
+    journal,
+    market,
+    metrics,
+    monitoring,
+    state,
+    trading,
+)
 from atp.api.guards import SecurityHeaders, StrictJson, json_safe
 from atp.engine.service import Platform
 from atp.logging import get_logger
@@ -38,7 +47,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.integrity = None  # the integrity package plugs a callable in here
     app.state.metrics = metrics.Metrics(platform)
-    for module in (monitoring, market, journal, state, configuration, metrics):
+    for module in (monitoring, market, journal, state, configuration, trading, metrics):
         app.include_router(module.router)
     web.mount(app)
     _handlers(app)

@@ -1,4 +1,4 @@
-"""Decisions, alert outcomes, events, throttle state, orders and the audit trail.
+"""Decisions, alert outcomes, events, throttle state and the audit trail.
 
 All of it read from the journal the engine wrote, filtered and paged; the "Monitoring →
 Telegram Messages" view of the runbook is `/api/alerts/outcomes`.
@@ -28,7 +28,6 @@ from atp.api.schemas import (
     DecisionOut,
     EventKindOut,
     EventOut,
-    OrderOut,
     Outcome,
     ThrottleOut,
 )
@@ -128,19 +127,6 @@ async def event_kinds() -> list[dict[str, Any]]:
 async def throttle(core: CoreDep) -> list[dict[str, Any]]:
     """The last accepted alert per (symbol, preset): the input of every throttle verdict."""
     return await core.throttle()
-
-
-@router.get("/orders", response_model=list[OrderOut])
-async def orders(
-    core: CoreDep,
-    symbol: SymbolFilter = None,
-    decision_id: DecisionIdFilter = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
-    """Order intents and placed orders, newest first (dry runs included, marked)."""
-    return await core.orders(symbol=symbol, decision_id=decision_id,
-                       limit=limit, offset=offset)
 
 
 @router.get("/audit", response_model=list[AuditOut])

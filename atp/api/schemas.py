@@ -190,25 +190,112 @@ class ThrottleOut(BaseModel):
     decision_id: str
 
 
+IntentOutcome = Literal["PENDING", "BLOCKED", "PLACED", "FILLED", "CANCELLED", "REJECTED",
+                        "FAILED"]
+Mode = Literal["paper", "live"]
+
+
 class OrderOut(BaseModel):
-    id: int
-    client_order_id: str
-    decision_id: str | None
-    symbol: str
-    side: str
-    order_type: str
-    notional: float | None
-    quantity: float | None
-    price: float | None
-    trigger_price: float | None
-    status: str
-    dry_run: bool
+    """One order of an intent: the entry, the exit or one leg of its SL/TP pair."""
+
+    client_oid: str
     exchange_order_id: str | None
-    parent_client_order_id: str | None
-    error_code: str | None
+    role: Literal["entry", "exit", "stop_loss", "take_profit"]
+    order_type: str
+    side: Literal["BUY", "SELL"]
+    status: Literal["NEW", "ACTIVE", "FILLED", "CANCELLED", "REJECTED", "EXPIRED"]
+    quantity: float | None
+    filled_quantity: float
+    avg_price: float | None
+    fee: float
+    fee_currency: str | None
+    trigger_price: float | None
+    list_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IntentOut(BaseModel):
+    decision_id: str
+    client_oid: str
+    symbol: str
+    side: Literal["BUY", "SELL"]
+    mode: Mode
+    outcome: IntentOutcome
+    reason: str | None
+    error_code: int | None
     error_message: str | None
     created_at: datetime
     updated_at: datetime
+    orders: list[OrderOut]
+
+
+class IntentsOut(BaseModel):
+    intents: list[IntentOut]
+    total: int
+    rejections_by_code: dict[str, int]
+
+
+class PrivateCallOut(BaseModel):
+    at: datetime
+    operation: str
+    ok: bool
+    code: int | None
+    message: str | None
+
+
+class TradingStateOut(BaseModel):
+    mode: Mode
+    live_switch: bool
+    kill_switch: bool
+    credentials: bool
+    live_refused_reason: str | None
+    last_private_order_call: PrivateCallOut | None
+    open_orders: int
+    open_positions: int
+    unprotected_positions: int
+
+
+class KillSwitchOut(TradingStateOut):
+    updated_at: datetime
+    updated_by: str
+
+
+class ProtectionOut(BaseModel):
+    list_id: str
+    stop_loss: float | None
+    take_profit: float | None
+    status: str
+
+
+class ProtectionErrorOut(BaseModel):
+    code: int | None
+    message: str
+    attempts: int
+    since: datetime
+
+
+class PositionOut(BaseModel):
+    symbol: str
+    quantity: float
+    avg_entry: float
+    mark_price: float | None
+    unrealised_pnl: float | None
+    opened_at: datetime
+    entry_client_oid: str
+    decision_id: str
+    protected: bool
+    protection: ProtectionOut | None
+    protection_error: ProtectionErrorOut | None
+
+
+class PositionsOut(BaseModel):
+    positions: list[PositionOut]
+    mode: Mode
+
+
+class PanicOut(BaseModel):
+    cancelled: list[str]
 
 
 class AuditOut(BaseModel):
@@ -435,4 +522,8 @@ class SettingsOut(BaseModel):
 
 
 class LiveTrading(_Request):
+    enabled: StrictBool
+
+
+class KillSwitch(_Request):
     enabled: StrictBool

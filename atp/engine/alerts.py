@@ -14,6 +14,7 @@ from datetime import datetime
 
 from atp.domain.alerts import blocking_flag
 from atp.domain.throttle import Side, accept, throttle_verdict
+from atp.engine.trader import record_intent
 from atp.events import AlertBlocked, AlertPending, AlertThrottled, Event
 from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
 from atp.store import repository as repo
@@ -37,6 +38,7 @@ class DecisionRecord:
     price: float | None
     buy_index: int
     reasons: tuple[str, ...]
+    atr: float | None = None  # the decision's ATR: the trader's SL/TP levels use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,23 @@ class AlertPipeline:
         )
         repo.enqueue(session, kind="alert", chat_id=self.chat_id, text=text,
                      origin=self.instance, at=now, decision_id=record.decision_id)
+        self._intent(uow, record, item, now)
         return AlertResult(record.decision_id, "PENDING", verdict.reason)
+
+    def _intent(self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem,
+                now: datetime) -> None:
+        """The order intent of an accepted alert, in the alert's transaction (its own
+        savepoint: trading never blocks or undoes the alert)."""
+        if not item.trade_enabled:
+            return
+        try:
+            with uow.savepoint():
+                record_intent(uow, decision_id=record.decision_id, symbol=record.symbol,
+                              side=record.side, price=record.price, atr=record.atr,
+                              item=item, now=now, instance=self.instance)
+        except Exception as exc:
+            log.error("order intent not recorded", symbol=record.symbol,
+                      decision_id=record.decision_id, error=f"{type(exc).__name__}: {exc}")
 
     def _blocked(
         self, uow: UnitOfWork, record: DecisionRecord, flag: str, now: datetime

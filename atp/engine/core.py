@@ -20,14 +20,15 @@ from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
 from atp.domain.instruments import check_listed
 from atp.domain.presets import Preset, apply_overrides
 from atp.engine.clock import Clock
-from atp.events import SystemMessageQueued
+from atp.engine.trader import KILL_SWITCH, LIVE_TRADING, Trader
+from atp.events import SystemMessageQueued, TradingSwitchChanged
 from atp.store import configuration as rows
 from atp.store import queries
 from atp.store import repository as repo
+from atp.store import trading as trading_rows
 from atp.store.database import Database
 from atp.store.journal import record
 
-LIVE_TRADING = "live_trading"
 ALERT_FLAG_FIELDS = {"buy": "buy_alert_enabled", "sell": "sell_alert_enabled",
                      "all": "alert_enabled"}
 
@@ -68,6 +69,7 @@ class Core:
     listed: Listed | None = None  # the instruments the exchange lists; None = cannot say
     candles: Callable[[str], Candles | None] | None = None  # the market data service's
     wake_outbox: Callable[[], None] | None = None
+    trader: Trader | None = None  # the trading desk (orders, positions, switches)
 
     # ── writes ─────────────────────────────────────────────────────────────────────────
 
@@ -140,12 +142,63 @@ class Core:
     async def set_live_trading(self, on: bool, author: str) -> dict[str, Any]:
         """The one switch between dry-run and live orders (business-rules §6), audited."""
 
+        return await self._switch(LIVE_TRADING, on, author)
+
+    async def _switch(self, key: str, on: bool, author: str) -> dict[str, Any]:
+        """A trading switch: stored, audited, journaled (TradingSwitchChanged) together."""
+
         def write() -> dict[str, Any]:
+            now = self.clock.now()
             with self.db.unit("core_settings") as uow:
-                return rows.set_setting(uow.session, LIVE_TRADING, on, author,
-                                        self.clock.now())
+                before = rows.get_setting(uow.session, key) is True
+                row = rows.set_setting(uow.session, key, on, author, now)
+                if before != on:
+                    record(uow.session, TradingSwitchChanged(switch=key, on=on, author=author),
+                           at=now, instance=self.instance,
+                           message=f"{key} {'on' if on else 'off'} by {author}")
+                return row
 
         return await self.db.run(write)
+
+    # ── trading (the contract of /api/trading, /api/orders, /api/positions) ──────────────
+
+    async def set_kill_switch(self, on: bool, author: str) -> dict[str, Any]:
+        """While on, every new order intent is BLOCKED (`kill switch`); audited."""
+        row = await self._switch(KILL_SWITCH, on, author)
+        state = await self.trading_state()
+        return {**state, "kill_switch": row["value"] is True, "updated_at": row["updated_at"],
+                "updated_by": row["updated_by"]}
+
+    async def kill_switch(self) -> bool:
+        return await self._read(rows.get_setting, KILL_SWITCH) is True
+
+    async def panic(self, author: str) -> dict[str, Any]:
+        """Cancel every open ATP entry order; SL/TP orders stay in place."""
+        if self.trader is None:
+            return {"cancelled": []}
+        return {"cancelled": await self.trader.panic(author)}
+
+    async def trading_state(self) -> dict[str, Any]:
+        if self.trader is None:
+            live = await self.live_trading()
+            return {"mode": "paper", "live_switch": live, "kill_switch": await self.kill_switch(),
+                    "credentials": False,
+                    "live_refused_reason": "live trading refused: no trader" if live else None,
+                    "last_private_order_call": None, "open_orders": 0, "open_positions": 0,
+                    "unprotected_positions": 0}
+        return await self.trader.state()
+
+    async def positions(self) -> dict[str, Any]:
+        if self.trader is None:
+            return {"positions": [], "mode": "paper"}
+        return await self.trader.positions()
+
+    async def order_intents(self, since: datetime | None = None, outcome: str | None = None,
+                            symbol: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """Intents newest first with their orders, the total and rejections by code."""
+        result: dict[str, Any] = await self._read(trading_rows.intents_view, since=since,
+                                                  outcome=outcome, symbol=symbol, limit=limit)
+        return result
 
     async def notify_system(self, source: str, text: str) -> bool:
         """A system message (the watchdog's, for one) through the same durable outbox as

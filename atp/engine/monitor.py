@@ -77,6 +77,8 @@ class SignalMonitor:
     # Called with each finished cycle's stats (e.g. /metrics' duration histogram).
     on_cycle: list[Callable[[CycleStats], None]] = field(default_factory=list)
     evaluation_errors: int = 0  # symbols skipped because `evaluate` raised (a bug)
+    # Called with each cycle's prices (the paper broker's price path).
+    on_prices: list[Callable[[dict[str, float | None]], None]] = field(default_factory=list)
 
     @property
     def limits(self) -> Limits:
@@ -88,6 +90,11 @@ class SignalMonitor:
         items = await self.db.run(self._watchlist)
         cycle_id = await self.db.run(self._start, started, len(items))
         snapshots = await self.market.snapshot([i.symbol for i in items])
+        if self.on_prices:
+            prices = {s: (snap.price if isinstance(snap.price, int | float) else None)
+                      for s, snap in snapshots.items()}
+            for observe in self.on_prices:
+                observe(prices)
         evaluated: list[_Evaluated] = []
         for index in range(0, len(items), CHUNK):
             for item in items[index : index + CHUNK]:
@@ -204,7 +211,7 @@ class SignalMonitor:
             record = DecisionRecord(
                 decision_id=e.decision_id, symbol=symbol, side=side, preset=e.decision.preset,
                 price=e.decision.indicators.price, buy_index=e.decision.buy_index,
-                reasons=e.decision.reasons,
+                reasons=e.decision.reasons, atr=e.decision.indicators.atr,
             )
             batch.append((record, e.item))
         if not batch:

@@ -24,7 +24,8 @@ from atp.engine.core import Core
 from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
-from atp.engine.ports import AlertSender, MarketData
+from atp.engine.paper import PaperBroker
+from atp.engine.ports import AlertSender, Broker, MarketData
 from atp.engine.status import (
     CycleStatus,
     ExchangeFailureStatus,
@@ -33,6 +34,7 @@ from atp.engine.status import (
     PlatformStatus,
     TelegramStatus,
 )
+from atp.engine.trader import Trader, lease_name
 from atp.events import (
     Event,
     ExchangeFailureEvent,
@@ -116,6 +118,7 @@ class Platform:
     started_at: datetime | None = None
     poller: TelegramPoller | None = None
     watchdog: Gauges | None = None  # the in-service integrity watchdog, when served
+    live_broker: Broker | None = None  # the exchange's order API (built from the client)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -140,6 +143,19 @@ class Platform:
                          listed=self._listed if self.exchange_client is not None else None,
                          candles=getattr(self.market, "candles", None),
                          wake_outbox=self.outbox.wake.set)
+        self.paper = PaperBroker(self.db, self.clock, s.paper_balance_usd)
+        if self.live_broker is None:
+            self.live_broker = self._make_live_broker()
+        key = s.exchange_api_key.get_secret_value() if s.exchange_api_key else None
+        self.trader = Trader(
+            self.db, self.clock, s.instance_name, self.paper, live=self.live_broker,
+            credentials=(self.exchange_client.has_credentials if self.exchange_client
+                         is not None else s.has_exchange_credentials),
+            chat_id=s.telegram_chat_id if s.alerts_enabled else None,
+            lease=DbLease(self.db, lease_name(key), s.instance_name, self.clock),
+            sync_seconds=s.trader_sync_seconds, wake_outbox=self.outbox.wake.set)
+        self.monitor.on_prices.append(self.paper.observe)
+        self.core.trader = self.trader
         self.commands = CommandAnswers(self.core, self.status, balance)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -164,6 +180,7 @@ class Platform:
         self._tasks = [
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
+            asyncio.create_task(self.trader.run_forever(self._stop), name="atp-trader"),
         ]
         if self.exchange_client is not None and self.exchange_client.has_credentials:
             self._tasks.append(asyncio.create_task(self._exchange_heartbeat(),
@@ -241,6 +258,7 @@ class Platform:
         try:
             await self.monitor.run_cycle(scheduled)
             self.outbox.wake.set()
+            self.trader.wake.set()
         except Exception as exc:
             self.cycle_errors += 1
             log.error("monitor cycle failed", error=f"{type(exc).__name__}: {exc}",
@@ -248,6 +266,27 @@ class Platform:
             with contextlib.suppress(Exception):
                 error = f"{type(exc).__name__}: {exc}"
                 await self.db.run(self._event, MonitorCycleFailed(error=error), error)
+
+    def _make_live_broker(self) -> Broker | None:
+        """The exchange's order API behind the Broker port (`atp.exchange.orders`), when
+        this build has it and an exchange client exists; dry run needs none."""
+        if self.exchange_client is None:
+            return None
+        import importlib
+
+        try:
+            orders = importlib.import_module("atp.exchange.orders")
+        except ImportError:
+            return None
+        make = getattr(orders, "LiveBroker", None)
+        if make is None:
+            return None
+        try:
+            broker: Broker = make(self.exchange_client)
+        except Exception as exc:
+            log.error("live broker unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        return broker
 
     # ── journal helpers ────────────────────────────────────────────────────────────────
 

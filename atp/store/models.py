@@ -58,10 +58,16 @@ SEVERITIES: Final = ("info", "warning", "error")
 DECISIONS: Final = ("BUY", "SELL", "WAIT")
 SIDES: Final = ("BUY", "SELL")
 OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED")
-OUTBOX_KINDS: Final = ("alert", "watchdog", "reply")
+OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order")
 OUTBOX_STATUSES: Final = ("pending", "sent", "failed")
 AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist")
 RISKS: Final = ("conservative", "aggressive")
+INTENT_OUTCOMES: Final = ("PENDING", "BLOCKED", "PLACED", "FILLED", "CANCELLED", "REJECTED",
+                          "FAILED")
+ORDER_ROLES: Final = ("entry", "exit", "stop_loss", "take_profit")
+MODES: Final = ("paper", "live")
+POSITION_STATUSES: Final = ("open", "closed")
+PROTECTION_STATUSES: Final = ("none", "pending", "active", "failed", "filled", "cancelled")
 
 DEFAULT_EXCHANGE: Final = "cryptocom"
 DEFAULT_PRESET: Final = "swing-conservative"
@@ -376,8 +382,10 @@ class OutboxRow(Base):
 
 
 class OrderRow(Base):
-    """An order intent or a placed order. `client_order_id` derives from the decision id
-    and is unique, so a retry can never place the same order twice (business-rules §6)."""
+    """An order ATP sent (or, in dry run, gave the paper broker): an entry, an exit or one
+    leg of an SL/TP pair, with the state the broker last reported. `client_order_id`
+    derives from the decision id and is unique, so a retry can never place the same
+    order twice (business-rules §6)."""
 
     __tablename__ = "orders"
 
@@ -399,16 +407,169 @@ class OrderRow(Base):
     parent_client_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    role: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="entry", server_default="entry"
+    )
+    filled_quantity: Mapped[float] = mapped_column(
+        Float, nullable=False, default=0.0, server_default=sql_text("0")
+    )
+    avg_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fee: Mapped[float] = mapped_column(
+        Float, nullable=False, default=0.0, server_default=sql_text("0")
+    )
+    fee_currency: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    list_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the outcome is not known (timeout, lost answer): look it up before anything else
+    unknown: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
     __table_args__ = (
         UniqueConstraint("client_order_id"),
         CheckConstraint(_one_of("side", SIDES), name="side"),
+        CheckConstraint(_one_of("role", ORDER_ROLES), name="role"),
         Index(None, "decision_id"),
         Index(None, "symbol", "created_at"),
         Index(None, "parent_client_order_id"),
+        Index(None, "status"),
     )
+
+
+class OrderIntentRow(Base):
+    """What an accepted alert on a trade-enabled symbol asked for, and its one order
+    outcome (product.md §6). Written in the alert's own transaction; the unique
+    `decision_id` makes "one intent per accepted alert" a database fact."""
+
+    __tablename__ = "order_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    client_oid: Mapped[str] = mapped_column(String(36), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False)
+    preset: Mapped[str] = mapped_column(String(64), nullable=False)
+    notional: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)  # the decision's
+    atr: Mapped[float | None] = mapped_column(Float, nullable=True)  # the decision's
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("decision_id"),
+        UniqueConstraint("client_oid"),
+        CheckConstraint(_one_of("side", SIDES), name="side"),
+        CheckConstraint(_one_of("mode", MODES), name="mode"),
+        CheckConstraint(_one_of("outcome", INTENT_OUTCOMES), name="outcome"),
+        Index(None, "outcome", "created_at"),
+        Index(None, "symbol", "created_at"),
+        Index(None, "created_at"),
+    )
+
+
+class PositionRow(Base):
+    """One filled BUY held: what it cost, its SL/TP pair, and how it closed. The gates
+    count these per base; `protection_status` other than `active` on an open position
+    is a naked position (`atp check` critical)."""
+
+    __tablename__ = "positions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    base: Mapped[str] = mapped_column(String(16), nullable=False)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False)
+    decision_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    entry_client_oid: Mapped[str] = mapped_column(String(36), nullable=False)
+    quantity: Mapped[float] = mapped_column(Float, nullable=False)
+    entry_price: Mapped[float] = mapped_column(Float, nullable=False)  # the fill's average
+    avg_entry: Mapped[float] = mapped_column(Float, nullable=False)  # cost per unit held
+    cost: Mapped[float] = mapped_column(Float, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    exit_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    realised_pnl: Mapped[float | None] = mapped_column(Float, nullable=True)
+    atr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    preset: Mapped[str] = mapped_column(String(64), nullable=False)
+    protection_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    protection_list_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stop_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    take_profit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    protection_attempts: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=sql_text("0")
+    )
+    protection_error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    protection_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    protection_error_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    protection_next_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # a protection request whose answer was lost: look its legs up before a new attempt
+    protection_unknown: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("entry_client_oid"),
+        CheckConstraint(_one_of("mode", MODES), name="mode"),
+        CheckConstraint(_one_of("status", POSITION_STATUSES), name="status"),
+        CheckConstraint(_one_of("protection_status", PROTECTION_STATUSES), name="protection"),
+        Index(None, "status", "base"),
+        Index(None, "symbol", "status"),
+    )
+
+
+class PaperBalanceRow(Base):
+    """The dry-run account: one balance per currency (survives restarts)."""
+
+    __tablename__ = "paper_balances"
+
+    currency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class PaperOrderRow(Base):
+    """The paper broker's order book: what the exchange would hold for a dry run."""
+
+    __tablename__ = "paper_orders"
+
+    client_oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    side: Mapped[str] = mapped_column(String(4), nullable=False)
+    order_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    filled_quantity: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    avg_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fee: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    fee_currency: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    trigger_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    list_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+    __table_args__ = (Index(None, "status", "symbol"), Index(None, "list_id"))
+
+
+class TradingNoticeRow(Base):
+    """A cause already told to Telegram (`ETH_USDT:rejected:306`): one notice per cause
+    until it clears (failure mode 20: a notice per cycle is spam)."""
+
+    __tablename__ = "trading_notices"
+
+    cause: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class LeaseRow(Base):

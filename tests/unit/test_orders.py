@@ -28,18 +28,20 @@ def test_all_gates_pass():
 
 
 @pytest.mark.parametrize(
-    ("kw", "reason"),
+    ("kw", "reason", "name"),
     [
-        ({"open_buys": buys(3, value=1.0)}, "3 open BUY positions"),
-        ({"last_buy_at": NOW - timedelta(minutes=4)}, "min 5 min"),
-        ({"open_buys": buys(1), "price": 100.5}, "from last open BUY"),
-        ({"holdings_usd": 250.0}, "exposure in BTC"),
-        ({"trade_amount_usd": 0.0}, "not positive"),
+        ({"open_buys": buys(3, value=1.0)}, "open BUYs in BTC 3/3", "open_buys"),
+        ({"last_buy_at": NOW - timedelta(minutes=2.1)}, "last BUY 2.1/5.0 min ago",
+         "cooldown"),
+        ({"open_buys": [OpenBuy(2291.4, NOW - timedelta(hours=1), 50.0)], "price": 2301.0},
+         "price change 0.42/1.00 % from last BUY 2291.4", "price_change"),
+        ({"holdings_usd": 290.0}, "exposure 390/300 USD", "exposure"),
+        ({"trade_amount_usd": 0.0}, "trade amount 0 USD is not positive", "amount"),
     ],
 )
-def test_each_gate_blocks_with_reason(kw, reason):
+def test_each_gate_blocks_with_its_measured_reason(kw, reason, name):
     g = gate(**kw)
-    assert not g.allowed and reason in g.reason
+    assert not g.allowed and g.reason == reason and g.gate == name
 
 
 def test_gate_boundaries():
@@ -65,3 +67,25 @@ def test_client_order_id_is_deterministic_and_short():
     a = client_order_id("d-1")
     assert a == client_order_id("d-1") and a != client_order_id("d-2")
     assert client_order_id("d-1", "sl") != a and len(a) <= 36
+
+
+def test_quantities_floor_and_protection_ids_per_attempt():
+    from atp.domain.orders import floor_quantity, protection_backoff_seconds, protection_oids
+
+    assert floor_quantity(0.99999, 0.0001) == 0.9999 and floor_quantity(1.0, 0.0001) == 1.0
+    sl1, tp1 = protection_oids("atp-x", 1)
+    assert sl1 != tp1 and protection_oids("atp-x", 1) == (sl1, tp1)
+    assert protection_oids("atp-x", 2)[0] != sl1 and len(sl1) <= 36
+    assert [protection_backoff_seconds(n) for n in (1, 2, 3, 10)] == [5.0, 10.0, 20.0, 300.0]
+
+
+def test_realised_pnl_of_a_round_trip():
+    from atp.domain.portfolio import entry_fill, exit_proceeds, realised_pnl
+
+    fill = entry_fill("ETH_USDT", 1.0, 100.0, 0.005, "ETH", 0.0001)
+    assert (fill.quantity, fill.cost) == (0.995, 100.0)
+    proceeds = exit_proceeds("ETH_USDT", 0.995, 110.0, 0.995 * 110.0 * 0.005, "USDT")
+    assert abs(realised_pnl(fill.cost, fill.quantity, 0.995, proceeds)
+               - (0.995 * 110 * 0.995 - 100)) < 1e-9
+    quote_fee = entry_fill("ETH_USDT", 1.0, 100.0, 0.5, "USDT", 0.0001)
+    assert (quote_fee.quantity, quote_fee.cost) == (1.0, 100.5)
