@@ -6,8 +6,12 @@ Why it looks like this:
 - Market data uses public endpoints only: ccxt would otherwise call the private
   get-currency-networks inside `load_markets`, and a bad key would blind the monitor.
 - Network errors and rate limits are retried with exponential backoff through an injectable
-  `sleep`, so tests run retries without waiting. Order creation is retried only on a rate
-  limit (the request was refused); after a network error its outcome is unknown.
+  `sleep`, so tests run retries without waiting. Order creation is never retried here:
+  after a network error its outcome is unknown, and the caller looks the order up by its
+  client_oid (`atp.exchange.orders.LiveBroker`).
+- ccxt 4.5.90 still sends trigger orders and OCO the old way and has no method for the
+  exchange's advanced order endpoints: `private_request` reaches any private method by name
+  through ccxt's own signing (`request`), never hand-signed.
 - Failures become ATP's classes (`errors.py`), are reported to `on_error` (the engine
   records a typed event) and logged as one line; no secret reaches any of them.
 - Symbols are the exchange's instrument names (`BTC_USDT`), as the runbook and the
@@ -225,7 +229,10 @@ class ExchangeClient:
         private: bool = False,
         retry_on: tuple[type[ExchangeFailure], ...] = (NetworkError, RateLimited),
         malformed_ok: bool = False,
+        expected_codes: frozenset[int] = frozenset(),
     ) -> T:
+        """Run one exchange call with retries; `expected_codes` are answers the caller
+        handles itself (40401 on a lookup): raised, but neither reported nor retried."""
         attempt = 0
         while True:
             attempt += 1
@@ -242,6 +249,8 @@ class ExchangeClient:
             except Exception as exc:
                 failure = classify(exc, operation, self.redact)
                 failure.attempt = attempt
+                if failure.code is not None and failure.code in expected_codes:
+                    raise failure from None
                 failure.will_retry = isinstance(failure, retry_on) and attempt <= self.retries
                 self.report(failure)
                 if not failure.will_retry:
@@ -384,24 +393,26 @@ class ExchangeClient:
         amount: float,
         price: float | None = None,
         *,
-        trigger_price: float | None = None,
         client_order_id: str | None = None,
         notional: float | None = None,
     ) -> dict[str, Any]:
-        """Place an order. `order_type`: market, limit, stop_limit, take_profit_limit.
+        """Place a plain MARKET or LIMIT order (what `private/create-order` still takes).
 
         A market buy may give `notional` (quote amount to spend) instead of `amount`.
+        Trigger orders and SL/TP pairs go through the advanced endpoints: see
+        `atp.exchange.orders.LiveBroker`. Never retried (the outcome of a lost answer is
+        unknown).
         """
+        otype = order_type.lower()
+        if otype not in ("market", "limit"):
+            raise ValueError(f"{order_type}: plain create-order takes market and limit only")
         await self.ensure_markets()
         unified = self._unified(symbol)
         params: dict[str, Any] = {}
         if client_order_id:
             params["client_oid"] = client_order_id
-        if trigger_price is not None:
-            params["ref_price"] = self._ccxt.price_to_precision(unified, trigger_price)
         if notional is not None:
             params["notional"] = self._ccxt.cost_to_precision(unified, notional)
-        otype = order_type.lower()
 
         async def go() -> dict[str, Any]:
             if notional is not None:
@@ -411,40 +422,40 @@ class ExchangeClient:
                 result: dict[str, Any] = self._ccxt.parse_order(response.get("result") or {},
                                                                self._ccxt.market(unified))
                 return result
-            ccxt_type = "limit" if otype in ("stop_limit", "take_profit_limit") else otype
             order: dict[str, Any] = await self._ccxt.create_order(
-                unified, ccxt_type, side.lower(), amount, price, params
+                unified, otype, side.lower(), amount, price, params
             )
             return order
 
-        return await self._call(f"create_order {symbol}", go, private=True,
-                                retry_on=(RateLimited,))
+        return await self._call(f"create_order {symbol}", go, private=True, retry_on=())
 
-    async def create_oco(
+    async def private_request(
         self,
-        symbol: str,
-        side: str,
-        amount: float,
-        take_profit_price: float,
-        stop_price: float,
-        stop_limit_price: float,
-    ) -> str:
-        """A take-profit LIMIT and a STOP_LIMIT as one OCO list; returns the list id."""
-        await self.ensure_markets()
-        unified = self._unified(symbol)
-        legs = [
-            {"symbol": unified, "type": "limit", "side": side.lower(), "amount": amount,
-             "price": take_profit_price},
-            {"symbol": unified, "type": "limit", "side": side.lower(), "amount": amount,
-             "price": stop_limit_price,
-             "params": {"ref_price": self._ccxt.price_to_precision(unified, stop_price)}},
-        ]
-        orders = await self._call(
-            f"create_oco {symbol}",
-            lambda: self._ccxt.create_orders(legs, {"contingency_type": "OCO"}),
-            private=True, retry_on=(RateLimited,),
+        method: str,
+        params: dict[str, Any],
+        *,
+        operation: str | None = None,
+        retry: bool = True,
+        expected_codes: frozenset[int] = frozenset(),
+    ) -> dict[str, Any]:
+        """One signed v1 private call by method name (`private/advanced/create-oco`, …),
+        signed by ccxt's own `request`; returns the exchange's whole answer.
+
+        `retry=False` for calls that place orders: a lost answer is not retried blindly.
+        """
+        raw = await self._call(
+            operation or method,
+            lambda: self._ccxt.request(method, ["v1", "private"], "POST", params),
+            private=True,
+            retry_on=(NetworkError, RateLimited) if retry else (),
+            expected_codes=expected_codes,
         )
-        return str(orders[0]["id"])
+        if not isinstance(raw, dict):
+            failure = MalformedReply(f"{method} answered {type(raw).__name__}, not an object",
+                                     operation=operation or method)
+            self.report(failure)
+            raise failure
+        return raw
 
     async def cancel_order(self, order_id: str, symbol: str | None = None) -> dict[str, Any]:
         await self.ensure_markets()

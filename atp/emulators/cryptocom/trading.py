@@ -133,6 +133,7 @@ class Order:
     triggered: bool = False
     cum_qty: Decimal = ZERO
     cum_value: Decimal = ZERO
+    fill_price: Decimal = ZERO
     fee: Decimal = ZERO
     maker_rate: Decimal = DEFAULT_MAKER_FEE
     taker_rate: Decimal = DEFAULT_TAKER_FEE
@@ -147,7 +148,7 @@ class Order:
         return self.order_type in TRIGGER_TYPES
 
     def as_dict(self) -> dict[str, Any]:
-        avg = self.cum_value / self.cum_qty if self.cum_qty else ZERO
+        avg = self.fill_price
         base, _, quote = self.instrument.partition("_")
         out: dict[str, Any] = {
             "account_id": "emulated-account",
@@ -362,6 +363,7 @@ class TradingDesk:
                 acct.move(base, -qty)
                 acct.move(quote, value - fee)
             order.cum_qty, order.cum_value, order.fee = qty, value, fee
+            order.fill_price = price
             order.status = "FILLED"
             if order.quantity is None:
                 order.quantity = qty
