@@ -47,6 +47,9 @@ SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "ADA_USDT", "DOGE_USD
 FALLING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # scripted declines: RSI < 40 ⇒ BUY
 RISING = ("SOL_USDT", "LINK_USDT")  # scripted rises: RSI > 70 ⇒ SELL
 TRADING = {"ETH_USDT": 100.0, "ADA_USDT": 100.0, "DOT_USDT": 100.0}  # trade_amount_usd
+# A wide stop for the scripted declines (2 % per 5-s candle), so a newcomer sees the
+# positions and their SL/TP pairs for minutes rather than seconds.
+TRADING_OVERRIDES = {"sl_pct": 45.0}
 DEMO_KEY, DEMO_SECRET = "demo-api-key", "demo-api-secret-not-real"
 DEMO_TOKEN = "424242:demo-bot-token-not-real"
 DEMO_CHAT = 100200300
@@ -79,6 +82,7 @@ class Demo:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     _coins: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _outcomes: dict[str, int] = field(default_factory=dict, repr=False)
+    _trading: dict[str, Any] = field(default_factory=dict, repr=False)
 
     async def start(self) -> None:
         unknown = unknown_faults(self.faults)
@@ -173,7 +177,8 @@ class Demo:
             amount = TRADING.get(symbol, 0.0)
             with contextlib.suppress(Conflict):
                 await self.platform.core.add_symbol(
-                    {"symbol": symbol, "preset": preset, "overrides": {},
+                    {"symbol": symbol, "preset": preset,
+                     "overrides": dict(TRADING_OVERRIDES) if amount > 0 else {},
                      "trade_enabled": amount > 0, "trade_amount_usd": amount}, "demo")
 
     async def _stall_after_warmup(self) -> None:
@@ -233,8 +238,34 @@ class Demo:
         )
         last_msg = Text("Last message: " + (messages[-1].text.splitlines()[0] if messages
                                             else "none yet"), style="cyan")
-        return Group(header, Text(cycle), table, alerts, last_msg,
+        return Group(header, Text(cycle), table, alerts, last_msg, self._trading_view(),
                      Text("Ctrl-C stops everything.", style="dim"))
+
+    def _trading_view(self) -> Text:
+        """Orders and positions, as the core reports them (dashboard → Trading)."""
+        t = self._trading
+        if not t:
+            return Text("Trading: …", style="dim")
+        state, intents = t["state"], t["intents"]
+        counts: dict[str, int] = {}
+        for intent in intents["intents"]:
+            counts[intent["outcome"]] = counts.get(intent["outcome"], 0) + 1
+        mode = "LIVE (on the demo's emulator)" if state["mode"] == "live" else "dry run"
+        line = (f"Trading ({mode}{', KILL SWITCH ON' if state['kill_switch'] else ''}): "
+                f"{intents['total']} order intents ("
+                + (", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "none")
+                + ")")
+        rejected = intents.get("rejections_by_code") or {}
+        if rejected:
+            line += " · rejected " + ", ".join(f"{c} ×{n}" for c, n in rejected.items())
+        positions = []
+        for p in t["positions"]["positions"]:
+            prot = p.get("protection") or {}
+            positions.append(f"{p['symbol']} {p['quantity']:g}" + (
+                f" SL {prot.get('stop_loss'):g} / TP {prot.get('take_profit'):g}"
+                if p["protected"] else " UNPROTECTED"))
+        line += "\nPositions: " + ("; ".join(positions) or "none open")
+        return Text(line, style="magenta")
 
     async def refresh(self) -> None:
         """What the view shows, read through the core (the record every channel reads)."""
@@ -242,6 +273,10 @@ class Demo:
         try:
             self._coins = await self.platform.core.coins()
             counts = await self.platform.core.summary_counts(None)
+            core = self.platform.core
+            self._trading = {"state": await core.trading_state(),
+                             "intents": await core.order_intents(limit=200),
+                             "positions": await core.positions()}
         except Exception:  # the view must never stop the demo
             return
         self._outcomes = {k.upper(): v for k, v in counts["outcomes"].items() if v}

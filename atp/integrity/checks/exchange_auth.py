@@ -72,13 +72,19 @@ async def run(ctx: CheckContext) -> CheckResult:
             "failures_in_window": dict(kinds), "last_private_order_call": order_call}
     current = failure is not None and (ok_at is None or (failed_at is not None
                                                           and failed_at > ok_at))
+    # The exchange refusing an order (306, 140001, …) is the order's outcome, named by
+    # order_execution; the key and the connection are fine.
+    refusal = (failure is not None and failure.get("category") == "rejected"
+               and order_call is not None and not order_call.get("ok")
+               and order_call.get("code") == failure.get("code"))
     if failure is not None:
         code = failure.get("code")
         details.append(f"last failure {hhmmss(failed_at)}: {failure.get('category')}/"
                        f"{failure.get('kind')}: {failure.get('diagnosis')}"
                        + (f" (code {code})" if code is not None else "")
-                       + ("" if current else " — recovered since"))
-    if current and failure is not None:
+                       + ("" if current else " — recovered since")
+                       + (" — an order refusal: see order_execution" if refusal else ""))
+    if current and failure is not None and not refusal:
         category = str(failure.get("category"))
         code = failure.get("code")
         where = "proxy" if category == "proxy" else "exchange"

@@ -240,3 +240,18 @@ async def test_ten_checks_rendered_in_every_format() -> None:
     nagios = render_nagios(report)
     assert nagios.startswith("ATP CRITICAL - order_execution critical: ")
     assert "positions_unprotected=1;;1;0" in nagios
+
+
+async def test_an_order_refusal_is_not_an_exchange_auth_failure() -> None:
+    p = load()
+    p["/api/trading/state"]["last_private_order_call"] = {
+        "at": _iso(p, 5), "operation": "create_oco", "ok": False, "code": 140001,
+        "message": "CONDITIONAL_ORDER_NOT_PERMITTED"}
+    p["/api/exchange/state"].update(last_private_ok_at=_iso(p, 60), last_failure={
+        "category": "rejected", "kind": "rejected", "code": 140001,
+        "diagnosis": "rejected by the exchange", "fix": "check the order", "at": _iso(p, 5)})
+    result = await exchange_auth.run(context(p))
+    assert result.status is Status.OK, result.as_dict()
+    assert any("see order_execution" in line for line in result.details)
+    p["/api/exchange/state"]["last_failure"]["code"] = 209  # not the order call's refusal
+    assert (await exchange_auth.run(context(p))).status is Status.WARNING
