@@ -365,7 +365,7 @@ function setupSettings() {
 
 function legs(orders) {
   return (orders || []).map((o) => el("div", { class: "leg mono", dataset: { role: o.role, status: o.status } },
-    `${o.role} ${o.order_type} ${o.side} ${fmtNum(o.filled_quantity ?? o.quantity)}` +
+    `${o.role} ${o.order_type} ${o.side} ${fmtNum(o.filled_quantity > 0 ? o.filled_quantity : o.quantity)}` +
     (o.avg_price ? ` @ ${fmtNum(o.avg_price)}` : "") +
     (o.trigger_price ? ` trigger ${fmtNum(o.trigger_price)}` : "") + ` · ${o.status}`));
 }
@@ -455,11 +455,11 @@ function setupTrading() {
   document.getElementById("kill-toggle").addEventListener("click", async () => {
     const on = document.getElementById("kill-switch").dataset.on !== "true";
     if (on && !confirm("Switch the kill switch ON (no new orders)?")) return;
-    await change("/api/trading/kill-switch", "PUT", { enabled: on }, "kill switch", refreshTrading);
+    await change("/api/trading/kill-switch", "PUT", { enabled: on }, "kill switch", refresh);
   });
   document.getElementById("panic").addEventListener("click", async () => {
     if (!confirm("Cancel every open ATP entry order? SL/TP orders stay.")) return;
-    await change("/api/trading/panic", "POST", undefined, "panic", refreshTrading);
+    await change("/api/trading/panic", "POST", undefined, "panic", refresh);
   });
 }
 
