@@ -14,7 +14,7 @@ from datetime import datetime
 
 from atp.domain.alerts import blocking_flag
 from atp.domain.throttle import Side, accept, throttle_verdict
-from atp.engine.trader import record_intent
+from atp.engine.intents import record_intent
 from atp.events import AlertBlocked, AlertPending, AlertThrottled, Event
 from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
 from atp.store import repository as repo

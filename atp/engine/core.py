@@ -20,7 +20,8 @@ from atp.domain.indicators import EMA_PERIOD, MA_LONG, MA_SHORT, average_series
 from atp.domain.instruments import check_listed
 from atp.domain.presets import Preset, apply_overrides
 from atp.engine.clock import Clock
-from atp.engine.trader import KILL_SWITCH, LIVE_TRADING, Trader
+from atp.engine.intents import KILL_SWITCH, LIVE_TRADING
+from atp.engine.trader import Trader
 from atp.events import SystemMessageQueued, TradingSwitchChanged
 from atp.store import configuration as rows
 from atp.store import queries

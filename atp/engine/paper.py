@@ -75,6 +75,7 @@ class PaperBroker:
     _last: dict[str, float] = field(default_factory=dict)
     _path: dict[str, list[float]] = field(default_factory=dict)
     _rules: dict[str, InstrumentRules] = field(default_factory=dict)
+    _settled: set[str] = field(default_factory=set)  # symbols whose path was walked
 
     # ── the price path ─────────────────────────────────────────────────────────────────
 
@@ -103,9 +104,10 @@ class PaperBroker:
                 found = await self.rules(symbol)
             except Exception:  # the public instrument list is down: default grids
                 found = None
-        rules = found or default_rules(symbol)
-        self._rules[symbol] = rules
-        return rules
+        if found is None:  # not cached: the exchange's grids are used once it answers
+            return default_rules(symbol)
+        self._rules[symbol] = found
+        return found
 
     async def place_market(self, order: MarketOrder) -> OrderState:
         rules = await self.instrument(order.symbol)
@@ -168,16 +170,23 @@ class PaperBroker:
     async def settle(self) -> int:
         """Walk the prices seen since the last call through the open SL/TP pairs; returns
         how many legs filled."""
-        paths = {s: list(p) for s, p in self._path.items() if p}
-        for path in self._path.values():
+        paths = {s: list(p) for s, p in self._path.items() if len(p) > 1 or s not in
+                 self._settled}
+        for symbol, path in self._path.items():
             del path[:-1]  # the last price starts the next path
+            self._settled.add(symbol)
+        if not paths:
+            return 0
+        symbols = await self.db.run(self._leg_symbols)
+        paths = {s: p for s, p in paths.items() if s in symbols}
         if not paths:
             return 0
         rules = {s: await self.instrument(s) for s in paths}
         return await self.db.run(self._settle, paths, rules, self.clock.now())
 
-    def has_open_legs(self) -> bool:
-        return bool(self._path)
+    def _leg_symbols(self) -> set[str]:
+        with self.db.unit("paper_read") as uow:
+            return {r.symbol for r in rows.open_paper_orders(uow.session) if r.list_id}
 
     # ── in the writer thread ───────────────────────────────────────────────────────────
 
@@ -263,12 +272,12 @@ class PaperBroker:
         filled = 0
         with self.db.unit("paper_settle") as uow:
             s = uow.session
+            pairs: dict[str, dict[str, list[PaperOrderRow]]] = {}
+            for row in rows.open_paper_orders(s):
+                if row.list_id and row.symbol in paths:
+                    pairs.setdefault(row.symbol, {}).setdefault(row.list_id, []).append(row)
             for symbol, path in paths.items():
-                pairs: dict[str, list[PaperOrderRow]] = {}
-                for row in rows.open_paper_orders(s, symbol):
-                    if row.list_id:
-                        pairs.setdefault(row.list_id, []).append(row)
-                for legs in pairs.values():
+                for legs in pairs.get(symbol, {}).values():
                     hit = _first_crossed(legs, path)
                     if hit is None:
                         continue

@@ -21,6 +21,7 @@ from atp.engine.alerts import AlertFaults, AlertPipeline
 from atp.engine.clock import Clock, SystemClock
 from atp.engine.commands import CommandAnswers
 from atp.engine.core import Core
+from atp.engine.intents import lease_name
 from atp.engine.lease import DbLease
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
@@ -34,7 +35,7 @@ from atp.engine.status import (
     PlatformStatus,
     TelegramStatus,
 )
-from atp.engine.trader import Trader, lease_name
+from atp.engine.trader import Trader
 from atp.events import (
     Event,
     ExchangeFailureEvent,
@@ -143,9 +144,12 @@ class Platform:
                          listed=self._listed if self.exchange_client is not None else None,
                          candles=getattr(self.market, "candles", None),
                          wake_outbox=self.outbox.wake.set)
-        self.paper = PaperBroker(self.db, self.clock, s.paper_balance_usd)
         if self.live_broker is None:
             self.live_broker = self._make_live_broker()
+        # dry run on the exchange's own grids and taker fee when its instrument list is at hand
+        self.paper = PaperBroker(self.db, self.clock, s.paper_balance_usd,
+                                 rules=None if self.live_broker is None
+                                 else self.live_broker.instrument)
         key = s.exchange_api_key.get_secret_value() if s.exchange_api_key else None
         self.trader = Trader(
             self.db, self.clock, s.instance_name, self.paper, live=self.live_broker,

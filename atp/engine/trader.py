@@ -1,7 +1,7 @@
 """The trader: accepted alerts → order intents → one order outcome each (business-rules §6).
 
-- `record_intent` runs inside the alert pipeline's transaction: an accepted alert on a
-  trade-enabled symbol can never lose its intent, and trading never blocks the alert.
+- `atp.engine.intents.record_intent` runs inside the alert pipeline's transaction: an
+  accepted alert on a trade-enabled symbol can never lose its intent.
 - `Trader.run_once` ends every PENDING intent with exactly one outcome: BLOCKED (a gate,
   the kill switch, live refused), PLACED → FILLED / CANCELLED, REJECTED (code + message)
   or FAILED. Before an order is sent its row is written with `unknown` set; only the
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,6 @@ from typing import Any
 from atp.domain.orders import (
     OpenBuy,
     buy_gate,
-    client_order_id,
     floor_quantity,
     protection_backoff_seconds,
     protection_levels,
@@ -54,6 +52,7 @@ from atp.domain.trading import (
     ProtectionState,
 )
 from atp.engine.clock import Clock
+from atp.engine.intents import KILL_SWITCH, LAST_ORDER_CALL, LIVE_TRADING, NO_CREDENTIALS
 from atp.engine.paper import PaperBroker
 from atp.engine.ports import Broker
 from atp.events import (
@@ -62,7 +61,6 @@ from atp.events import (
     OrderCancelled,
     OrderFailed,
     OrderFilled,
-    OrderIntent,
     OrderPlaced,
     OrderRejectedEvent,
     ProtectionFailed,
@@ -76,67 +74,16 @@ from atp.store import trading as rows
 from atp.store.database import Database
 from atp.store.journal import record
 from atp.store.models import OrderIntentRow, OrderRow, PositionRow
-from atp.store.repository import WatchItem
 from atp.store.uow import UnitOfWork
 from atp.telegram.format import format_price
 
 log = get_logger("atp.trader")
 
-LIVE_TRADING = "live_trading"
-KILL_SWITCH = "kill_switch"
-LAST_ORDER_CALL = "last_private_order_call"
-NO_CREDENTIALS = "live trading refused: no exchange credentials"
 REPLACE_AFTER_S = 10.0  # an unanswered order the exchange never got is sent again after
+PRICE_WAIT_S = 120.0  # a paper intent waits this long for the monitor's first price
 MAX_ATTEMPTS = 3
 LIVE_PROBE_TTL_S = 60.0
 INTENT_BATCH = 50
-
-
-def lease_name(api_key: str | None) -> str:
-    """One trader per exchange account: the key's digest names it (never the key)."""
-    if not api_key:
-        return "trader-cryptocom-paper"
-    return "trader-cryptocom-" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
-
-
-# ── in the alert's transaction ─────────────────────────────────────────────────────────
-
-
-def record_intent(uow: UnitOfWork, *, decision_id: str, symbol: str, side: str,
-                  price: float | None, atr: float | None, item: WatchItem, now: datetime,
-                  instance: str) -> str | None:
-    """The intent of an accepted alert on a trade-enabled symbol (None: not traded).
-
-    A SELL sells what the symbol holds; with nothing held the intent is recorded BLOCKED
-    at once, so every trade-enabled accepted alert still has its one order outcome."""
-    if not item.trade_enabled or item.trade_amount_usd <= 0:
-        return None
-    session = uow.session
-    mode: BrokerMode = (
-        "live" if settings_rows.get_setting(session, LIVE_TRADING) is True else "paper")
-    oid = client_order_id(decision_id)
-    notional = quantity = None
-    outcome, reason = "PENDING", None
-    if side == "BUY":
-        notional = item.trade_amount_usd
-    else:
-        held = [p for p in rows.open_positions(session, symbol=symbol) if p.mode == mode]
-        quantity = sum(p.quantity for p in held)
-        if quantity <= 0:
-            outcome, reason = "BLOCKED", f"no {mode} position in {symbol} to sell"
-    rows.insert_intent(session, decision_id=decision_id, client_oid=oid, symbol=symbol,
-                       side=side, mode=mode, preset=item.preset.name, notional=notional,
-                       quantity=quantity or None, price=price, atr=atr, outcome=outcome,
-                       reason=reason, created_at=now, updated_at=now)
-    record(session, OrderIntent(side=side, client_oid=oid, mode=mode, notional=notional,
-                                quantity=quantity or None),
-           at=now, instance=instance, symbol=symbol, decision_id=decision_id,
-           message=f"{side} {symbol} intent ({mode})")
-    if reason is not None:
-        record(session, OrderBlocked(side=side, client_oid=oid, gate="position", reason=reason),
-               at=now, instance=instance, symbol=symbol, decision_id=decision_id,
-               message=reason)
-    return oid
 
 
 # ── the worker ─────────────────────────────────────────────────────────────────────────
@@ -154,13 +101,14 @@ class _Intent:
     quantity: float | None
     price: float | None
     attempts: int
+    created_at: datetime
 
 
 def _snap(row: OrderIntentRow) -> _Intent:
     return _Intent(row.decision_id, row.client_oid, row.symbol,
                    "BUY" if row.side == "BUY" else "SELL",
                    "live" if row.mode == "live" else "paper", row.preset, row.notional,
-                   row.quantity, row.price, row.attempts)
+                   row.quantity, row.price, row.attempts, row.created_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +151,6 @@ class Trader:
     _probe: tuple[float, str | None] | None = None  # (monotonic, refusal) of the last probe
     _last_sync: float | None = None
     _reconciled: bool = False
-    _calls: set[asyncio.Task[None]] = field(default_factory=set)
 
     # ── switches and state ─────────────────────────────────────────────────────────────
 
@@ -332,7 +279,11 @@ class Trader:
     async def run_once(self) -> int:
         """Decide every PENDING intent: one outcome each."""
         pending = await self.db.run(self._pending)
+        now = self.clock.now()
         for it in pending:
+            if (it.mode == "paper" and self.paper.price(it.symbol) is None
+                    and (now - it.created_at).total_seconds() < PRICE_WAIT_S):
+                continue  # just started: the paper broker has seen no price yet
             try:
                 await self._decide(it)
             except Exception as exc:  # a bug or an outage: FAILED, never silently pending
@@ -377,9 +328,9 @@ class Trader:
         for list_id in legs:  # the SL/TP legs hold the quantity: free it first
             try:
                 await broker.cancel_protection(it.symbol, list_id)
-                self._note_call(broker, "cancel_protection", None)
+                await self._note_call(broker, "cancel_protection", None)
             except BrokerError as exc:
-                self._note_call(broker, "cancel_protection", exc)
+                await self._note_call(broker, "cancel_protection", exc)
                 await self.db.run(self._fail_pending, it, f"could not cancel SL/TP {list_id} "
                                   f"before selling: {_describe(exc)}")
                 return
@@ -440,26 +391,26 @@ class Trader:
             state = await broker.place_market(order)
         except DuplicateOrder:
             # 204: already placed (a retry after a lost answer) — look it up, carry on
-            self._note_call(broker, "create_order", None)
+            await self._note_call(broker, "create_order", None)
             found = await _lookup(broker, order.symbol, order.client_oid)
             if found is not None:
                 await self._entry_state(order.client_oid, found, broker)
             return
         except OrderRejected as exc:
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             await self.db.run(self._rejected, it, order.client_oid, exc.code, exc.message)
             return
         except BrokerUnavailable as exc:
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             await self.db.run(self._failed_order, it, order.client_oid, _describe(exc))
             return
         except (OutcomeUnknown, Exception) as exc:
             # maybe placed: stays `unknown`; the sync looks it up by client_oid first
-            self._note_call(broker, "create_order", exc)
+            await self._note_call(broker, "create_order", exc)
             log.warning("order outcome unknown, will look it up", client_oid=order.client_oid,
                         error=_describe(exc))
             return
-        self._note_call(broker, "create_order", None)
+        await self._note_call(broker, "create_order", None)
         await self._entry_state(order.client_oid, state, broker)
 
     def _write_ahead(self, it: _Intent, order: MarketOrder, role: str, mode: str) -> None:
@@ -586,6 +537,8 @@ class Trader:
                 row.error_code, row.error_message = str(code), message
             self._set_outcome(rows.intent(s, it.decision_id), "REJECTED", now, code=code,
                               message=message)
+            if it.side == "SELL":
+                _reprotect(s, it.symbol)
             self._event(uow, OrderRejectedEvent(side=it.side, client_oid=oid, role="entry"
                                                 if it.side == "BUY" else "exit", code=code,
                                                 exchange_message=message),
@@ -601,6 +554,8 @@ class Trader:
             if row is not None:
                 row.status, row.unknown, row.updated_at = "REJECTED", False, now
                 row.error_message = error
+            if it.side == "SELL":
+                _reprotect(s, it.symbol)
             self._fail(uow, it, error, now)
 
     def _fail_pending(self, it: _Intent, error: str) -> None:
@@ -665,7 +620,7 @@ class Trader:
         try:
             state = await broker.place_protection(order)
         except DuplicateOrder:
-            self._note_call(broker, "create_oco", None)
+            await self._note_call(broker, "create_oco", None)
             found = await _lookup_pair(broker, symbol, sl_oid, tp_oid)
             if found is None:
                 await self.db.run(self._protect_failed, entry_oid, attempt, 204,
@@ -673,16 +628,16 @@ class Trader:
                 return False
             state = found
         except OrderRejected as exc:
-            self._note_call(broker, "create_oco", exc)
+            await self._note_call(broker, "create_oco", exc)
             await self.db.run(self._protect_failed, entry_oid, attempt, exc.code, exc.message,
                               False)
             return False
         except Exception as exc:  # timeout / lost answer: maybe placed, look up next time
-            self._note_call(broker, "create_oco", exc)
+            await self._note_call(broker, "create_oco", exc)
             await self.db.run(self._protect_failed, entry_oid, attempt, None, _describe(exc),
                               isinstance(exc, OutcomeUnknown) or not isinstance(exc, BrokerError))
             return False
-        self._note_call(broker, "create_oco", None)
+        await self._note_call(broker, "create_oco", None)
         await self.db.run(self._protected, entry_oid, state, attempt)
         return True
 
@@ -771,8 +726,7 @@ class Trader:
 
     async def sync_once(self, startup: bool = False) -> int:
         """Read the state of every open ATP order; record what changed."""
-        if self.paper.has_open_legs():
-            await self.paper.settle()
+        await self.paper.settle()
         opened = await self.db.run(self._open)
         now = self.clock.now()
         changed = 0
@@ -844,7 +798,7 @@ class Trader:
             # one leg filled: make sure the other is gone
             with contextlib.suppress(Exception):
                 await broker.cancel_protection(o.symbol, o.list_id)
-                self._note_call(broker, "cancel_protection", None)
+                await self._note_call(broker, "cancel_protection", None)
             found = await _lookup(broker, o.symbol, other)
             await self.db.run(self._apply_leg_other, other, found)
 
@@ -927,9 +881,9 @@ class Trader:
                 continue
             try:
                 state = await broker.cancel(o.symbol, o.client_oid)
-                self._note_call(broker, "cancel_order", None)
+                await self._note_call(broker, "cancel_order", None)
             except Exception as exc:
-                self._note_call(broker, "cancel_order", exc)
+                await self._note_call(broker, "cancel_order", exc)
                 log.warning("panic: cancel failed", client_oid=o.client_oid,
                             error=_describe(exc))
                 continue
@@ -963,7 +917,8 @@ class Trader:
         if self.wake_outbox is not None:
             self.wake_outbox()
 
-    def _note_call(self, broker: Broker, operation: str, exc: Exception | None) -> None:
+    async def _note_call(self, broker: Broker, operation: str,
+                         exc: Exception | None) -> None:
         """The last private order call (live only: paper makes none), for /api/trading/state."""
         if broker.mode != "live":
             return
@@ -976,9 +931,17 @@ class Trader:
             with self.db.unit("trader_call") as uow:
                 rows.put_state(uow.session, LAST_ORDER_CALL, value, self.clock.now())
 
-        task = asyncio.get_running_loop().create_task(self.db.run(write))
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        try:
+            await self.db.run(write)
+        except Exception as exc:  # the record of a call must not fail the call's handling
+            log.warning("last private order call not recorded", error=_describe(exc))
+
+
+def _reprotect(session: Any, symbol: str) -> None:
+    """An exit refused after its SL/TP pair was cancelled for it: protect again."""
+    for p in rows.open_positions(session, symbol=symbol):
+        if p.protection_status == "cancelled" and p.protection_error is None:
+            p.protection_status, p.protection_next_at = "pending", None
 
 
 def _close(p: PositionRow, by: str, price: float, pnl: float, now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""Crypto.com Exchange adapter: ccxt client, error classification, market data, diagnosis."""
+"""Crypto.com Exchange adapter: ccxt client, error classification, market data, diagnosis,
+and the live broker (orders)."""
 
 from atp.exchange.client import ExchangeClient, Ticker
 from atp.exchange.errors import (
@@ -11,6 +12,7 @@ from atp.exchange.errors import (
     RateLimited,
 )
 from atp.exchange.market_data import MarketDataService, MarketSnapshot, SymbolMarketData
+from atp.exchange.orders import LiveBroker
 
 __all__ = [
     "AuthError",
@@ -18,6 +20,7 @@ __all__ = [
     "ExchangeClient",
     "ExchangeFailure",
     "ExchangeRejected",
+    "LiveBroker",
     "MarketDataService",
     "MarketSnapshot",
     "NetworkError",

@@ -91,3 +91,49 @@ def test_same_side_throttled_reason_states_measurements(side, minutes, p0, p1, c
     assert v.reason.startswith("cooldown ") and " min; price change " in v.reason
     if minutes < cd:
         assert not v.allowed
+
+
+# ── orders (business-rules §6) ──────────────────────────────────────────────────────────
+
+_steps = st.lists(
+    st.tuples(st.sampled_from(["BUY", "SELL"]), st.sampled_from(["ETH", "BTC"]),
+              st.floats(min_value=1.0, max_value=1000.0), st.floats(0.0, 900.0)),
+    max_size=60)
+
+
+@given(_steps, st.floats(min_value=1.0, max_value=500.0))
+def test_open_buys_never_exceed_three_and_client_oids_never_repeat(steps, amount):
+    """Whatever the decisions and prices: at most 3 open BUY positions per base, and every
+    order (entry and SL/TP legs of every attempt) has its own client_oid."""
+    from atp.domain.orders import (
+        MAX_OPEN_BUYS,
+        OpenBuy,
+        buy_gate,
+        client_order_id,
+        protection_oids,
+    )
+
+    now = T0
+    open_buys: dict[str, list[OpenBuy]] = {}
+    last_buy: dict[str, datetime] = {}
+    oids: set[str] = set()
+    for n, (side, base, price, dt) in enumerate(steps):
+        now += timedelta(seconds=dt)
+        decision_id = f"00000000-0000-4000-8000-{n:012d}"
+        if side == "SELL":
+            open_buys[base] = []
+            continue
+        held = open_buys.setdefault(base, [])
+        gate = buy_gate(base=base, price=price, now=now, open_buys=held,
+                        last_buy_at=last_buy.get(base), holdings_usd=0.0,
+                        trade_amount_usd=amount, min_price_change_pct=1.0)
+        if not gate.allowed:
+            continue
+        entry = client_order_id(decision_id)
+        legs = [*protection_oids(entry, 1), *protection_oids(entry, 2)]
+        for oid in (entry, *legs):
+            assert oid not in oids and len(oid) <= 36
+            oids.add(oid)
+        held.append(OpenBuy(price, now, amount))
+        last_buy[base] = now
+        assert len(held) <= MAX_OPEN_BUYS

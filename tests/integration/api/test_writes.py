@@ -17,6 +17,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "/api/watchlist/{symbol}": {"enabled": False},
     "/api/presets/{name}": {"cooldown_minutes": 9},
     "/api/settings/live-trading": {"enabled": True},
+    "/api/trading/kill-switch": {"enabled": True},
 }
 
 
@@ -37,7 +38,8 @@ def _audit(api: Api) -> list[AuditLogRow]:
 
 async def test_every_write_needs_the_token(api: Api) -> None:
     routes = _write_routes(api)
-    assert len(routes) == 5  # POST/PATCH/DELETE watchlist, PATCH preset, PUT live trading
+    # POST/PATCH/DELETE watchlist, PATCH preset, PUT live trading, PUT kill switch, POST panic
+    assert len(routes) == 7
     for method, path, url in routes:
         body = SAMPLE_BODIES.get(path)
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):

@@ -215,3 +215,24 @@ async def test_orders_read_model(make_platform, clock, migrated_db):
     assert body["total"] == 1 and body["rejections_by_code"] == {}
     assert [o["role"] for o in intent["orders"]] == ["entry", "stop_loss", "take_profit"]
     assert (await p.core.order_intents(None, "BLOCKED", None, 200))["total"] == 0
+
+
+async def test_price_path_through_sl_fills_sl_at_the_market(make_platform, clock, market,
+                                                            migrated_db):
+    p = make_platform({SYMBOL: "down"})
+    trade(migrated_db)
+    await cycle(p, clock)
+    [pos] = rows(p, PositionRow)
+    low = round(pos.stop_loss - 0.5, 2)
+    # two cycles before the sync looks: the path dips below SL and comes back
+    market.set(SYMBOL, "flat", price=low)
+    await p.monitor.run_cycle()
+    market.set(SYMBOL, "flat", price=100.0)
+    await p.monitor.run_cycle()
+    clock.advance(5)
+    await p.trader.sync_once()
+    [pos] = rows(p, PositionRow)
+    [_, sl, tp] = rows(p, OrderRow)
+    assert (sl.status, tp.status, sl.avg_price) == ("FILLED", "CANCELLED", low)
+    assert pos.closed_by == "stop_loss" and pos.realised_pnl < 0
+    assert p.paper.price(SYMBOL) == 100.0
