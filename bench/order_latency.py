@@ -7,8 +7,16 @@ task, woken after each cycle) gates each intent, writes the order ahead, places 
 BUY with `LiveBroker` (ccxt's signed requests to the Crypto.com emulator over loopback
 HTTP), records the fill and places the SL/TP pair as one OCO on
 `private/advanced/create-oco`. Two new symbols per cycle every 0.6 s (the previous ones
-leave the cycle), so the figure is the latency of one order, not of a queue. Stage times are the journal's own events
-(`order_intent`, `order_placed`, `protection_placed`) on the system clock. Duplicates
+leave the cycle), so the figure is the latency of one order, not of a queue. Stage
+times are the journal's own events (`order_intent`, `order_placed`,
+`protection_placed`) on the system clock.
+
+Two things held still so that ATP is what is measured: the emulator's market clock
+(the emulator walks the price path of every resting order on every request; with 400
+SL/TP legs resting that costs it ~260 ms per request, in this process's loop), and the
+trader's exchange sync (`TRADER_SYNC_SECONDS` 300 here; it looks every open order up one
+by one, ~60 ms each, and the intents wait meanwhile: `python bench/order_latency.py 3`
+runs with the production default and shows that queue). Duplicates
 are counted on the exchange's side: client_oids used by more than one order, and create
 requests beyond one per order (a second send of one client_oid). Both must be 0.
 """
@@ -32,6 +40,7 @@ from sqlalchemy import select, update
 
 from atp.config import Settings
 from atp.domain.candles import Candles
+from atp.emulators.clock import ManualClock
 from atp.emulators.cryptocom import CryptoComEmulator
 from atp.engine.clock import SystemClock
 from atp.engine.ports import MarketSnapshot
@@ -83,7 +92,7 @@ async def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     url = f"sqlite:///{tmp.name}/bench.db"
     migrate.upgrade(url)
-    async with CryptoComEmulator(symbols=ORDERS) as exchange:
+    async with CryptoComEmulator(symbols=ORDERS, clock=ManualClock(time.time())) as exchange:
         exchange.add_key(KEY, SECRET, balances={"USDT": "1000000"})
         symbols = sorted(exchange.market.instruments)[:ORDERS]
         settings = Settings(_env_file=None, database_url=url,  # type: ignore[call-arg]
@@ -135,7 +144,6 @@ async def main() -> None:
         duplicates = sum(n - 1 for n in oids.values() if n > 1)
         entries = sum(1 for o in orders if o.order_type == "MARKET")
         pairs = len(exchange.desk.lists)
-        print(dict(exchange.counts))
         resent = (exchange.counts["private/create-order"] - entries
                   + exchange.counts["private/advanced/create-oco"] - pairs)
     at: dict[tuple[str, str], float] = {}
@@ -143,7 +151,8 @@ async def main() -> None:
         at.setdefault((kind, str(decision_id)), when.timestamp())
     decisions = {d for _, d in at}
     print(f"order_latency: {ORDERS} live orders on the exchange emulator via ccxt "
-          f"({elapsed:.1f} s; {PER_CYCLE} new symbols per cycle every {PACE_S} s)")
+          f"({elapsed:.1f} s; {PER_CYCLE} new symbols per cycle every {PACE_S} s; "
+          f"trader sync every {SYNC_S:g} s)")
     print(f"  {'stage':<32} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for start, end, label in STAGES:
         values = [(at[(end, d)] - at[(start, d)]) * 1000 for d in decisions
