@@ -106,6 +106,8 @@ async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
     orders = report.check("order_execution")
     assert orders.data["mode"] == "paper" and orders.data["trade_alerts"] >= 1
     assert set(orders.data["trade_enabled_symbols"]) == set(TRADING)
+    # a newcomer sees positions with their SL/TP pairs (the demo's wide stop keeps them)
+    assert orders.data["positions"] >= 1 and orders.data["protected"] == orders.data["positions"]
     done = _cli(demo, "text")
     assert done.returncode == 0, done.stdout
     assert "Summary: ✅ Passed: 9  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
