@@ -4,6 +4,11 @@ SQLite in a temp dir, the Crypto.com emulator serving an accelerated synthetic m
 (an hourly candle closes every few seconds), the Telegram Bot API emulator, and the real
 adapters talking to both over loopback HTTP. A few symbols are scripted to fall or rise
 so BUY and SELL decisions — and their alerts — appear within the first two minutes.
+Three of the falling symbols trade (`TRADING`): in dry run, the default, their accepted
+BUY alerts become paper orders, positions and SL/TP pairs within the same two minutes.
+The order faults (`LIVE_FAULTS`) switch the demo to LIVE against its own emulator — keys
+configured, the live switch on in the demo's database — with the emulator refusing
+every order (`order-reject`) or every SL/TP pair (`naked-position`).
 """
 
 from __future__ import annotations
@@ -35,12 +40,18 @@ from atp.logging import setup_logging
 from atp.runtime import PlatformApi, build_platform
 from atp.store import migrate
 
+# demo fault → the emulator fault it sets; the demo then trades LIVE on the emulator
+LIVE_FAULTS = {"order-reject": "order-reject:306", "naked-position": "conditional-denied"}
 FAULTS = ("telegram-conflict", "telegram-outage", "exchange-auth", "proxy-auth",
-          "monitor-stall", "alert-drop", "stale-ticker:SYMBOL")
+          "monitor-stall", "alert-drop", "stale-ticker:SYMBOL", *LIVE_FAULTS)
 SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "ADA_USDT", "DOGE_USDT",
            "DOT_USDT", "LTC_USDT", "LINK_USDT", "AVAX_USDT")
 FALLING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # scripted declines: RSI < 40 ⇒ BUY
 RISING = ("SOL_USDT", "LINK_USDT")  # scripted rises: RSI > 70 ⇒ SELL
+TRADING = {"ETH_USDT": 100.0, "ADA_USDT": 100.0, "DOT_USDT": 100.0}  # trade_amount_usd
+# A wide stop for the scripted declines (2 % per 5-s candle), so a newcomer sees the
+# positions and their SL/TP pairs for minutes rather than seconds.
+TRADING_OVERRIDES = {"sl_pct": 45.0}
 DEMO_KEY, DEMO_SECRET = "demo-api-key", "demo-api-secret-not-real"
 DEMO_TOKEN = "424242:demo-bot-token-not-real"
 DEMO_CHAT = 100200300
@@ -75,6 +86,7 @@ class Demo:
     _coins: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _outcomes: dict[str, int] = field(default_factory=dict, repr=False)
     _registration: Path | None = field(default=None, repr=False)
+    _trading: dict[str, Any] = field(default_factory=dict, repr=False)
 
     async def start(self) -> None:
         unknown = unknown_faults(self.faults)
@@ -103,6 +115,8 @@ class Demo:
         for fault in self.faults:
             if fault.startswith("stale-ticker:"):
                 self.exchange.set_fault(fault)
+            if fault in LIVE_FAULTS:
+                self.exchange.set_fault(LIVE_FAULTS[fault])
 
         self.telegram = TelegramEmulator(tokens=[DEMO_TOKEN])
         await self.telegram.start()
@@ -140,6 +154,8 @@ class Demo:
                                        market_clock=market_clock.now,
                                        time_scale=self.speed, faults=faults)
         await self._seed()
+        if self.live:
+            await self.platform.core.set_live_trading(True, "demo")
         await self.platform.start()
         if "telegram-conflict" in self.faults:
             await self.telegram.set_fault("conflict")
@@ -154,16 +170,24 @@ class Demo:
         self._registration = local_runs.register("demo", f"http://127.0.0.1:{self.port}",
                                                  settings.log_file)
 
+    @property
+    def live(self) -> bool:
+        """An order fault trades LIVE against the demo's own emulator (never a real one)."""
+        return any(f in LIVE_FAULTS for f in self.faults)
+
     async def _seed(self) -> None:
         """The watchlist, through the core like any other change (audited as "demo").
         The falling symbols use a preset without the MA200 check, which a steady decline
-        fails; the rest use the swing preset."""
+        fails; the rest use the swing preset. `TRADING` symbols trade their amount."""
         assert self.platform is not None
         for symbol in SYMBOLS:
             preset = "intraday-aggressive" if symbol in FALLING else PRESET
+            amount = TRADING.get(symbol, 0.0)
             with contextlib.suppress(Conflict):
                 await self.platform.core.add_symbol(
-                    {"symbol": symbol, "preset": preset, "overrides": {}}, "demo")
+                    {"symbol": symbol, "preset": preset,
+                     "overrides": dict(TRADING_OVERRIDES) if amount > 0 else {},
+                     "trade_enabled": amount > 0, "trade_amount_usd": amount}, "demo")
 
     async def _stall_after_warmup(self) -> None:
         """The monitor stops cycling after two good cycles: what a hung loop looks like."""
@@ -223,8 +247,34 @@ class Demo:
         )
         last_msg = Text("Last message: " + (messages[-1].text.splitlines()[0] if messages
                                             else "none yet"), style="cyan")
-        return Group(header, Text(cycle), table, alerts, last_msg,
+        return Group(header, Text(cycle), table, alerts, last_msg, self._trading_view(),
                      Text("Ctrl-C stops everything.", style="dim"))
+
+    def _trading_view(self) -> Text:
+        """Orders and positions, as the core reports them (dashboard → Trading)."""
+        t = self._trading
+        if not t:
+            return Text("Trading: …", style="dim")
+        state, intents = t["state"], t["intents"]
+        counts: dict[str, int] = {}
+        for intent in intents["intents"]:
+            counts[intent["outcome"]] = counts.get(intent["outcome"], 0) + 1
+        mode = "LIVE (on the demo's emulator)" if state["mode"] == "live" else "dry run"
+        line = (f"Trading ({mode}{', KILL SWITCH ON' if state['kill_switch'] else ''}): "
+                f"{intents['total']} order intents ("
+                + (", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "none")
+                + ")")
+        rejected = intents.get("rejections_by_code") or {}
+        if rejected:
+            line += " · rejected " + ", ".join(f"{c} ×{n}" for c, n in rejected.items())
+        positions = []
+        for p in t["positions"]["positions"]:
+            prot = p.get("protection") or {}
+            positions.append(f"{p['symbol']} {p['quantity']:g}" + (
+                f" SL {prot.get('stop_loss'):g} / TP {prot.get('take_profit'):g}"
+                if p["protected"] else " UNPROTECTED"))
+        line += "\nPositions: " + ("; ".join(positions) or "none open")
+        return Text(line, style="magenta")
 
     async def refresh(self) -> None:
         """What the view shows, read through the core (the record every channel reads)."""
@@ -232,6 +282,10 @@ class Demo:
         try:
             self._coins = await self.platform.core.coins()
             counts = await self.platform.core.summary_counts(None)
+            core = self.platform.core
+            self._trading = {"state": await core.trading_state(),
+                             "intents": await core.order_intents(limit=200),
+                             "positions": await core.positions()}
         except Exception:  # the view must never stop the demo
             return
         self._outcomes = {k.upper(): v for k, v in counts["outcomes"].items() if v}

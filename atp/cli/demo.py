@@ -11,7 +11,8 @@ from atp.cli.common import PORT_FILE_HELP, fail, write_port_file
 
 FAULT_HELP = ("inject a failure (repeatable): telegram-conflict, telegram-outage, exchange-auth, "
               "proxy-auth, monitor-stall, alert-drop, stale-ticker:SYMBOL (e.g. "
-              "stale-ticker:ETH_USDT)")
+              "stale-ticker:ETH_USDT), order-reject (trades LIVE on the emulator, every order "
+              "refused with 306), naked-position (LIVE, the key may not place SL/TP: 140001)")
 
 
 def demo(
@@ -24,7 +25,9 @@ def demo(
     workdir: Path | None = typer.Option(None, "--workdir",
                                         help="Keep the database and log here."),
 ) -> None:
-    """Run ATP with built-in Crypto.com and Telegram emulators; Ctrl-C stops it."""
+    """Run ATP with built-in Crypto.com and Telegram emulators; Ctrl-C stops it.
+
+    It trades in dry run (paper orders, positions and SL/TP pairs) on a few symbols."""
     from atp.demo import FAULTS, run_demo, unknown_faults
 
     unknown = unknown_faults(fault)

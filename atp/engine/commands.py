@@ -104,3 +104,24 @@ class CommandAnswers:
 
     async def portfolio(self) -> str:
         return await self.balance()
+
+    async def kill(self, on: bool | None) -> str:
+        """`/kill on|off`: the same audited switch as the API's and the dashboard's."""
+        if on is None:
+            state = await self.core.trading_state()
+            return (f"Kill switch is {'ON: no new orders' if state['kill_switch'] else 'off'}"
+                    f" (mode {state['mode']}).")
+        state = await self.core.set_kill_switch(on, "telegram")
+        if state.get("kill_switch", on):
+            return ("Kill switch ON: no new orders (intents are BLOCKED with reason "
+                    "'kill switch'). Open orders and SL/TP stay; /panic cancels open entries.")
+        return "Kill switch off: orders from accepted alerts are allowed again."
+
+    async def panic(self) -> str:
+        """`/panic`: cancel every open ATP entry order; the SL/TP pairs stay in place."""
+        result = await self.core.panic("telegram")
+        cancelled = list(result.get("cancelled") or [])
+        if not cancelled:
+            return "Panic: no open ATP entry order to cancel. SL/TP orders untouched."
+        return (f"Panic: cancelled {len(cancelled)} open entry order(s): "
+                + ", ".join(cancelled) + ". SL/TP orders stay in place.")

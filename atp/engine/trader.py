@@ -265,12 +265,14 @@ class Trader:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # cleared before the round, not after: a wake-up set while the round runs (a
+            # cycle's new intents) starts the next round at once instead of being lost
+            self.wake.clear()
             try:
                 await self.step()
             except Exception as exc:  # a database outage: record, keep the worker alive
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("trader round failed", error=self.stats.last_error)
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.sync_seconds)
 

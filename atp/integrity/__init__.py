@@ -1,4 +1,4 @@
-"""The runtime integrity check (`atp check`): nine independent checks over what an
+"""The runtime integrity check (`atp check`): ten independent checks over what an
 operator can reach — the HTTP API, log files, the Docker Engine, SSH — never engine
 internals. See product.md §4 for the ids, statuses, outputs and exit codes."""
 

@@ -77,6 +77,13 @@ def render_nagios(report: Report) -> str:
     missing = (figures.get("alert_emissions") or {}).get("missing")
     if isinstance(missing, list):
         perf.append(f"alerts_missing={len(missing)};;1;0")
+    orders = figures.get("order_execution") or {}
+    for key, label in (("missing", "orders_missing"), ("unprotected", "positions_unprotected")):
+        if isinstance(orders.get(key), list):
+            perf.append(f"{label}={len(orders[key])};;1;0")
+    rejected = orders.get("rejections_by_code")
+    if isinstance(rejected, dict):
+        perf.append(f"orders_rejected={sum(rejected.values())};1;;0")
     if report.duration_ms is not None:
         perf.append(f"duration={report.duration_ms / 1000:.3f}s;;;0")
     return f"ATP {state} - {text} | {' '.join(perf)}"

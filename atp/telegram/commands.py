@@ -28,6 +28,14 @@ class CommandCore(Protocol):
 
     async def portfolio(self) -> str: ...
 
+    async def kill(self, on: bool | None) -> str:
+        """None: say whether the kill switch is on. True/False: switch it (audited)."""
+        ...
+
+    async def panic(self) -> str:
+        """Cancel every open ATP entry order (SL/TP stay) and say which."""
+        ...
+
 
 COMMANDS: dict[str, str] = {
     "start": "introduce the bot",
@@ -38,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "alerts": "alert flags: /alerts [SYMBOL [buy|sell on|off]]",
     "balance": "exchange balances",
     "portfolio": "open positions and their value",
+    "kill": "kill switch: /kill on (no new orders) | /kill off | /kill (state)",
+    "panic": "cancel every open ATP entry order (SL/TP orders stay)",
 }
 
 ALERTS_USAGE = (
@@ -47,6 +57,9 @@ ALERTS_USAGE = (
 
 _ON = {"on": True, "true": True, "yes": True, "1": True,
        "off": False, "false": False, "no": False, "0": False}
+
+
+KILL_USAGE = "Usage: /kill on — stop new orders; /kill off — allow them; /kill — the state."
 
 
 class UsageError(ValueError):
@@ -78,6 +91,16 @@ def parse_alerts(args: Sequence[str]) -> AlertsRequest:
     return AlertsRequest(symbol, side, on)
 
 
+def parse_kill(args: Sequence[str]) -> bool | None:
+    """`[]` (ask) or `[on|off]`."""
+    if not args:
+        return None
+    on = _ON.get(args[0].lower()) if len(args) == 1 else None
+    if on is None:
+        raise UsageError(KILL_USAGE)
+    return on
+
+
 def help_text(instance: str) -> str:
     lines = [f"ATP bot ({instance}). Commands:"]
     lines.extend(f"/{name} — {what}" for name, what in COMMANDS.items())
@@ -105,4 +128,12 @@ async def answer(core: CommandCore, command: str, args: Sequence[str], instance:
             return await core.balance()
         case "portfolio":
             return await core.portfolio()
+        case "kill":
+            try:
+                on = parse_kill(args)
+            except UsageError as exc:
+                return str(exc)
+            return await core.kill(on)
+        case "panic":
+            return await core.panic()
     return f"Unknown command /{command}. Send /help for the list."

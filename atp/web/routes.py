@@ -20,6 +20,7 @@ router = APIRouter(include_in_schema=False)
 PAGES: dict[str, tuple[str, str]] = {
     # path: (template, title)
     "/": ("watchlist.html", "Watchlist"),
+    "/trading": ("trading.html", "Trading"),
     "/messages": ("messages.html", "Telegram messages"),
     "/events": ("events.html", "Event journal"),
     "/settings": ("settings.html", "Settings"),

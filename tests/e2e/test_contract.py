@@ -61,7 +61,9 @@ STATE_CHANGE = ("POST", "/api/watchlist", {"symbol": "BTC_USDT"})
 # ── §4 the integrity check ──────────────────────────────────────────────────────────────
 CHECK_IDS = ("backend_health", "signal_monitor_cycles", "strategy_decisions",
              "alert_emissions", "throttled_alerts", "errors", "containers", "exchange_auth",
-             "telegram")
+             "telegram",
+             # §6 "Checks beyond the runbook's nine: order_execution (...)"
+             "order_execution")
 CHECK_STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
 # "json: {"status": ..., "checks": [{"id", "status", "summary", "details", "remediation"}],
 #  "counts": {"passed", "warnings", "failed", "unknown", "skipped"}}"

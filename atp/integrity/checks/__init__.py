@@ -1,5 +1,6 @@
-"""The nine checks of product.md §4, in runbook order (a–i). One module per check id;
-each exposes `ID`, `TITLE` and `async run(ctx) -> CheckResult`."""
+"""The ten checks: product.md §4's nine in runbook order (a–i), then `order_execution`
+(§6, the trader's reconciliation). One module per check id; each exposes `ID`, `TITLE`
+and `async run(ctx) -> CheckResult`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from atp.integrity.checks import (
     containers,
     errors,
     exchange_auth,
+    order_execution,
     signal_monitor_cycles,
     strategy_decisions,
     telegram,
@@ -23,6 +25,7 @@ from atp.integrity.report import CheckResult
 CHECKS: tuple[ModuleType, ...] = (
     backend_health, signal_monitor_cycles, strategy_decisions, alert_emissions,
     throttled_alerts, errors, containers, exchange_auth, telegram,
+    order_execution,
 )
 CHECK_IDS: tuple[str, ...] = tuple(m.ID for m in CHECKS)
 TITLES: dict[str, str] = {m.ID: m.TITLE for m in CHECKS}

@@ -2,8 +2,9 @@
 
 Expected transient errors (exchange timeouts, network blips the adapters retry) are
 counted, not failed; errors another check already names (exchange auth, Telegram,
-failed alerts) are counted under that check, so one fault fails one check. Without a
-readable log the check falls back to the journal's error events, and says so.
+failed alerts, order refusals and failed SL/TP) are counted under that check, so one
+fault fails one check. Without a readable log the check falls back to the journal's
+error events, and says so.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ ID = "errors"
 TITLE = "Recent errors / exceptions"
 _ATTRIBUTE = {EventKind.EXCHANGE_AUTH.value: "exchange_auth",
               EventKind.EXCHANGE_PROXY.value: "exchange_auth",
-              EventKind.ALERT_FAILED.value: "alert_emissions"}
+              EventKind.ALERT_FAILED.value: "alert_emissions",
+              # order refusals and naked positions are order_execution's to name
+              EventKind.ORDER_REJECTED.value: "order_execution",
+              EventKind.ORDER_FAILED.value: "order_execution",
+              EventKind.PROTECTION_FAILED.value: "order_execution"}
 _FIX = ("read the tracebacks (atp logs --since 15m | grep -B2 -A20 Traceback), fix the "
         "cause, restart the backend")
 

@@ -85,7 +85,8 @@ class ApiSource:
             ) from None
         self._note_date(response)
         if response.status_code != 200:
-            raise SourceUnavailable("HTTP API", f"{where} answered HTTP {response.status_code}")
+            raise SourceUnavailable("HTTP API", f"{where} answered HTTP {response.status_code}",
+                                    http_status=response.status_code)
         try:
             return response.json()
         except ValueError:

@@ -278,6 +278,12 @@ _CLASS = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure
 _CLASS_LINE = re.compile(rb"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Timeout))\b",
                          re.M)
 _DIGITS = re.compile(r"\d+")
+# The exchange adapter's line for an order call the exchange refused (306, 140001, …):
+# recorded as the intent's REJECTED outcome or the position's protection error, which
+# `order_execution` names; not an unexpected error.
+_ORDER_REFUSAL = re.compile(r"^exchange call failed \| .*kind=rejected \| .*"
+                            r"operation=\S*(?:create-order|create-oco|create-order-list|"
+                            r"cancel-order|cancel-oco|create_order|create_oco)")
 
 
 @dataclass
@@ -305,6 +311,8 @@ def classify(record: LogRecord) -> tuple[str, str]:
         return "attributed", "telegram"
     if record.marker == "ALERT_EMIT_FINAL":
         return "attributed", "alert_emissions"
+    if _ORDER_REFUSAL.search(event):  # the exchange said no to an order: a recorded outcome
+        return "attributed", "order_execution"
     key = None
     if record.exception:
         lines = [ln for ln in str(record.exception).splitlines() if ln.strip()]

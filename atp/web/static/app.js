@@ -110,6 +110,16 @@ async function refreshHeader() {
     badge.textContent = "unreachable";
     badge.className = "badge down";
   }
+  const trading = document.getElementById("trading-badge");
+  try {
+    const t = await api("/api/trading/state");
+    trading.textContent = (t.mode === "live" ? "LIVE" : "paper") + (t.kill_switch ? " · KILL" : "") +
+      (t.unprotected_positions ? ` · ${t.unprotected_positions} unprotected` : "");
+    trading.className = `badge trading ${t.mode}${t.kill_switch || t.unprotected_positions ? " alarm" : ""}`;
+    trading.hidden = false;
+  } catch (e) {
+    trading.hidden = true;  // a backend without the trading API
+  }
 }
 
 // ── watchlist page ──────────────────────────────────────────────────────────────────────
@@ -264,15 +274,15 @@ async function refreshEvents() {
 
 let presetNames = [];
 
-async function change(path, method, body, what) {
+async function change(path, method, body, what, after = refreshSettings) {
   try {
     await api(path, { method, body });
     notice(`${what}: saved`, false);
   } catch (e) {
-    const hint = e.status === 401 ? " (enter the API token above)" : "";
+    const hint = e.status === 401 ? " (enter the API token on the Settings page)" : "";
     notice(`${what}: ${e.message}${hint}`, true);
   }
-  await refreshSettings();
+  await after();
 }
 
 async function refreshSettings() {
@@ -351,6 +361,108 @@ function setupSettings() {
   });
 }
 
+// ── trading page ────────────────────────────────────────────────────────────────────────
+
+function legs(orders) {
+  return (orders || []).map((o) => el("div", { class: "leg mono", dataset: { role: o.role, status: o.status } },
+    `${o.role} ${o.order_type} ${o.side} ${fmtNum(o.filled_quantity > 0 ? o.filled_quantity : o.quantity)}` +
+    (o.avg_price ? ` @ ${fmtNum(o.avg_price)}` : "") +
+    (o.trigger_price ? ` trigger ${fmtNum(o.trigger_price)}` : "") + ` · ${o.status}`));
+}
+
+function protectionCell(p) {
+  if (p.protected) {
+    const st = (p.protection && p.protection.status) || "ACTIVE";
+    return el("td", { class: "protection protected", dataset: { protected: "true" } }, `protected (${st})`);
+  }
+  const err = p.protection_error;
+  const why = err ? ` — ${err.code ?? ""} ${err.message} (${err.attempts} attempts since ${fmtTime(err.since)})` : "";
+  return el("td", { class: "protection naked", dataset: { protected: "false" } }, `UNPROTECTED${why}`);
+}
+
+function intentReason(i) {
+  if (i.error_code !== null && i.error_code !== undefined) {
+    return el("span", { class: "code", dataset: { code: String(i.error_code) } },
+      `${i.error_code} ${i.error_message || ""}`.trim());
+  }
+  return [i.reason, i.error_message].filter(Boolean).join(" — ");
+}
+
+async function refreshTrading() {
+  const [state, orders, positions] = await Promise.all([
+    api("/api/trading/state"), api("/api/orders?limit=50"), api("/api/positions"),
+  ]);
+  const mode = document.getElementById("trading-mode");
+  mode.textContent = state.mode === "live" ? "LIVE" : "paper (dry run)";
+  mode.className = `mode ${state.mode}`;
+  mode.dataset.mode = state.mode;
+  document.getElementById("live-switch").textContent = state.live_switch ? "on" : "off";
+  const kill = document.getElementById("kill-switch");
+  kill.textContent = state.kill_switch ? "ON — no new orders" : "off";
+  kill.className = `kill ${state.kill_switch ? "on" : "off"}`;
+  kill.dataset.on = String(state.kill_switch);
+  const refused = document.getElementById("live-refused");
+  refused.hidden = !state.live_refused_reason;
+  refused.textContent = state.live_refused_reason ? `Live refused: ${state.live_refused_reason}` : "";
+  document.getElementById("trading-counts").textContent =
+    `open orders ${state.open_orders} · open positions ${state.open_positions} · ` +
+    `unprotected ${state.unprotected_positions}`;
+  const call = state.last_private_order_call;
+  document.getElementById("last-order-call").textContent = call
+    ? `${call.operation} at ${fmtTime(call.at)} ${call.ok ? "ok" : `failed: ${call.code ?? ""} ${call.message || ""}`}`
+    : "none yet";
+
+  const rows = positions.positions || [];
+  document.getElementById("no-positions").hidden = rows.length > 0;
+  fill(document.querySelector("#positions tbody"), rows.map((p) => el("tr",
+    { dataset: { symbol: p.symbol, protected: String(p.protected) }, class: p.protected ? null : "naked" },
+    el("td", { class: "mono" }, p.symbol),
+    el("td", { class: "num" }, fmtNum(p.quantity)),
+    el("td", { class: "num" }, fmtNum(p.avg_entry)),
+    el("td", { class: "num" }, fmtNum(p.mark_price)),
+    el("td", { class: `num ${(p.unrealised_pnl || 0) >= 0 ? "gain" : "loss"}` }, fmtNum(p.unrealised_pnl, 4)),
+    el("td", { class: "num", dataset: { leg: "stop_loss" } }, fmtNum(p.protection ? p.protection.stop_loss : null)),
+    el("td", { class: "num", dataset: { leg: "take_profit" } }, fmtNum(p.protection ? p.protection.take_profit : null)),
+    protectionCell(p),
+    el("td", {}, fmtTime(p.opened_at)),
+    el("td", { class: "mono" }, p.decision_id ? el("a", { href: `/events?decision_id=${p.decision_id}` }, p.decision_id) : ""),
+  )));
+
+  const codes = Object.entries(orders.rejections_by_code || {});
+  const messages = {};
+  for (const i of orders.intents || []) {
+    if (i.error_code !== null && i.error_code !== undefined && !messages[i.error_code]) messages[i.error_code] = i.error_message;
+  }
+  document.getElementById("rejections").replaceChildren(...(codes.length
+    ? codes.map(([code, n]) => el("li", { dataset: { code } },
+        el("strong", { class: "mono" }, code), ` ×${n}`, messages[code] ? ` — ${messages[code]}` : ""))
+    : [el("li", { class: "muted" }, "none")]));
+
+  fill(document.querySelector("#intents tbody"), (orders.intents || []).map((i) => el("tr",
+    { dataset: { decisionId: i.decision_id, outcome: i.outcome, symbol: i.symbol } },
+    el("td", {}, fmtTime(i.updated_at)),
+    el("td", { class: "mono" }, i.symbol),
+    el("td", { class: `decision ${i.side}` }, i.side),
+    el("td", {}, i.mode),
+    el("td", {}, el("span", { class: `order-outcome ${i.outcome}` }, i.outcome)),
+    el("td", {}, intentReason(i)),
+    el("td", {}, legs(i.orders)),
+    el("td", { class: "mono" }, el("a", { href: `/events?decision_id=${i.decision_id}` }, i.decision_id)),
+  )));
+}
+
+function setupTrading() {
+  document.getElementById("kill-toggle").addEventListener("click", async () => {
+    const on = document.getElementById("kill-switch").dataset.on !== "true";
+    if (on && !confirm("Switch the kill switch ON (no new orders)?")) return;
+    await change("/api/trading/kill-switch", "PUT", { enabled: on }, "kill switch", refresh);
+  });
+  document.getElementById("panic").addEventListener("click", async () => {
+    if (!confirm("Cancel every open ATP entry order? SL/TP orders stay.")) return;
+    await change("/api/trading/panic", "POST", undefined, "panic", refresh);
+  });
+}
+
 // ── integrity page ──────────────────────────────────────────────────────────────────────
 
 async function refreshIntegrity() {
@@ -381,6 +493,7 @@ async function refreshIntegrity() {
 
 const PAGES = {
   watchlist: refreshWatchlist,
+  trading: refreshTrading,
   messages: refreshMessages,
   events: refreshEvents,
   settings: refreshSettings,
@@ -401,6 +514,7 @@ async function refresh() {
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "settings") setupSettings();
+  if (page === "trading") setupTrading();
   if (page === "events") {
     const params = new URLSearchParams(location.search);
     const form = document.getElementById("filters");

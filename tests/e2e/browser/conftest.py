@@ -7,6 +7,7 @@ ATP_REQUIRE_BROWSER=1 (as `make test` sets it, after installing Chromium): then 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -84,14 +85,11 @@ async def _drain(platform: Platform, clock: ManualClock) -> None:
         clock.advance(1.0)
 
 
-@pytest.fixture
-async def dashboard(browser_available: None, make_platform: Callable[..., Platform],
-                    clock: ManualClock, tmp_path: Path) -> AsyncIterator[Dashboard]:
+@contextlib.asynccontextmanager
+async def browse(platform: Platform, shots: Path) -> AsyncIterator[Dashboard]:
+    """The app of `platform` served on port 0 and a Chromium page to look at it."""
     from playwright.async_api import async_playwright
 
-    platform = make_platform(SYMBOLS, api_token=API_TOKEN)
-    await platform.monitor.run_cycle()
-    await _drain(platform, clock)
     server = await serve(create_app(platform), "127.0.0.1", 0)
     try:
         async with async_playwright() as pw:
@@ -100,8 +98,18 @@ async def dashboard(browser_available: None, make_platform: Callable[..., Platfo
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 900})
                 page.set_default_timeout(15_000)
-                yield Dashboard(platform, server, page, tmp_path)
+                yield Dashboard(platform, server, page, shots)
             finally:
                 await browser.close()
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def dashboard(browser_available: None, make_platform: Callable[..., Platform],
+                    clock: ManualClock, tmp_path: Path) -> AsyncIterator[Dashboard]:
+    platform = make_platform(SYMBOLS, api_token=API_TOKEN)
+    await platform.monitor.run_cycle()
+    await _drain(platform, clock)
+    async with browse(platform, tmp_path) as board:
+        yield board

@@ -2,7 +2,12 @@
 names it with the right check id and status, in text, JSON and Nagios form, with the
 right exit code, while no other check is critical. A healthy demo passes after warm-up.
 
-All seven demos start at once (the demo fleet, shared with tests/e2e/test_contract.py)
+The two order faults trade LIVE on the demo's own emulator: `order-reject` (every order
+refused with 306) warns in `order_execution` naming the code, `naked-position` (SL/TP
+refused with 140001) is critical there naming the symbol. The healthy demo trades in dry
+run and passes all ten checks once an order has filled.
+
+All nine demos start at once (the demo fleet, shared with tests/e2e/test_contract.py)
 so the suite waits for the slowest one (`monitor-stall` needs its 60 s of silence)
 instead of their sum.
 """
@@ -39,7 +44,10 @@ FAULTS: dict[str, tuple[str, Status]] = {
     "exchange-auth": ("exchange_auth", Status.CRITICAL),
     "proxy-auth": ("exchange_auth", Status.CRITICAL),
     "monitor-stall": ("signal_monitor_cycles", Status.CRITICAL),
+    "order-reject": ("order_execution", Status.WARNING),
+    "naked-position": ("order_execution", Status.CRITICAL),
 }
+TRADING = ("ETH_USDT", "ADA_USDT", "DOT_USDT")  # atp/demo.py's TRADING
 EXIT = {Status.WARNING: 1, Status.CRITICAL: 2}
 
 
@@ -92,12 +100,19 @@ def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
 
 async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
     demo = demos[HEALTHY]
-    await _until(demo, lambda r: r.status is Status.OK
-                 and r.check("alert_emissions").data.get("outcomes", {}).get("SENT"))
+    report = await _until(demo, lambda r: r.status is Status.OK
+                          and r.check("alert_emissions").data.get("outcomes", {}).get("SENT")
+                          and r.check("order_execution").data.get("outcomes", {}).get("FILLED"))
+    orders = report.check("order_execution")
+    assert orders.data["mode"] == "paper" and orders.data["trade_alerts"] >= 1
+    assert set(orders.data["trade_enabled_symbols"]) == set(TRADING)
+    # a newcomer sees positions with their SL/TP pairs (the demo's wide stop keeps them)
+    assert orders.data["positions"] >= 1 and orders.data["protected"] == orders.data["positions"]
     done = _cli(demo, "text")
     assert done.returncode == 0, done.stdout
-    assert "Summary: ✅ Passed: 8  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
-    assert done.stdout.count("\n[") == 9  # nine numbered sections
+    assert "Summary: ✅ Passed: 9  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
+    assert done.stdout.count("\n[") == 10  # ten numbered sections
+    assert "(order_execution)" in done.stdout
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -127,3 +142,13 @@ async def test_fault_is_named_by_its_check(demos: dict[str, Demo], fault: str) -
     if fault == "alert-drop":
         missing = named["data"]["missing"][0]
         assert missing["decision_id"] in body.stdout and missing["symbol"]
+    if fault == "order-reject":
+        assert named["data"]["mode"] == "live"
+        assert "306" in named["data"]["rejections_by_code"] and "306" in named["summary"]
+        assert "306" in text.stdout.split("(order_execution)")[1]
+    if fault == "naked-position":
+        assert named["data"]["mode"] == "live"
+        [naked, *_] = named["data"]["unprotected"]
+        assert naked["symbol"] in TRADING and naked["symbol"] in named["summary"]
+        assert "140001" in named["remediation"]
+        assert naked["symbol"] in nagios.stdout

@@ -55,3 +55,44 @@ async def test_token_is_checked_with_getme_at_start(make_platform, tg):
     with bad.db.sessions() as s:
         events = [e for e in s.scalars(select(EventRow)) if e.type == "telegram_token_checked"]
     assert any(e.severity == "error" for e in events)
+
+
+async def test_kill_switch_and_panic_from_telegram_go_through_the_core(make_platform, clock, tg):
+    """`/kill on|off` is the core's audited switch (the API's and dashboard's), `/panic`
+    the core's cancel; a stranger's `/kill` changes nothing."""
+    p = make_platform({"AAA_USDT": "down"})
+    poller = TelegramPoller(TOKEN, core=p.commands, lease=DbLease(p.db, "tg", "test-1", clock),
+                            allowed_chat_ids=[str(CHAT)], api_base=tg.base_url,
+                            poll_timeout=1)
+    await poller.start()
+    try:
+        await tg.post_user_message(CHAT, "/kill on", token=TOKEN)
+        assert "no new orders" in (await tg.wait_for_message(CHAT, "Kill switch ON",
+                                                             timeout=10)).text
+        assert await p.core.kill_switch() is True
+        assert (await p.core.trading_state())["kill_switch"] is True
+        await tg.post_user_message(CHAT, "/kill", token=TOKEN)
+        await tg.wait_for_message(CHAT, "Kill switch is ON", timeout=10)
+        await tg.post_user_message(CHAT, "/kill maybe", token=TOKEN)
+        await tg.wait_for_message(CHAT, "Usage: /kill on", timeout=10)
+
+        stranger = 999
+        await tg.post_user_message(stranger, "/kill off", token=TOKEN)
+        await tg.wait_for_message(stranger, "not authorised", timeout=10)
+        assert await p.core.kill_switch() is True
+
+        await tg.post_user_message(CHAT, "/panic", token=TOKEN)
+        reply = await tg.wait_for_message(CHAT, "Panic", timeout=10)
+        assert "SL/TP orders" in reply.text
+        await tg.post_user_message(CHAT, "/kill off", token=TOKEN)
+        await tg.wait_for_message(CHAT, "Kill switch off", timeout=10)
+        assert await p.core.kill_switch() is False
+        with p.db.sessions() as s:
+            audit = [(a.author, a.entity_key, a.new_value) for a in s.scalars(
+                select(AuditLogRow).order_by(AuditLogRow.id))]
+            switches = [(e.payload["on"], e.payload["author"]) for e in s.scalars(
+                select(EventRow).order_by(EventRow.id)) if e.type == "trading_switch_changed"]
+        assert audit == [("telegram", "kill_switch", True), ("telegram", "kill_switch", False)]
+        assert switches == [(True, "telegram"), (False, "telegram")]
+    finally:
+        await poller.stop()

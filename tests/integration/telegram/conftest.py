@@ -91,6 +91,14 @@ class FakeCore:
         self.calls.append(("portfolio", ()))
         raise RuntimeError("portfolio service down")
 
+    async def kill(self, on: bool | None) -> str:
+        self.calls.append(("kill", (on,)))
+        return f"kill {on}"
+
+    async def panic(self) -> str:
+        self.calls.append(("panic", ()))
+        return "panic: nothing to cancel"
+
 
 @pytest.fixture
 def core() -> FakeCore:

@@ -32,6 +32,8 @@ class FakeApi:
         self.calls.append(path)
         if path in self.broken or "*" in self.broken:
             raise SourceUnavailable("HTTP API", f"{path} not reachable (recorded outage)")
+        if path not in self.payloads:  # an endpoint the recorded target does not have
+            raise SourceUnavailable("HTTP API", f"{path} answered HTTP 404", http_status=404)
         data = copy.deepcopy(self.payloads[path])
         if not isinstance(data, list):
             return data

@@ -37,8 +37,9 @@ async def test_healthy_recording_passes_every_check() -> None:
     assert statuses.pop("containers") is Status.SKIPPED
     assert set(statuses.values()) == {Status.OK}, [c.as_dict() for c in report.checks]
     assert report.exit_code == 0
-    assert report.counts == {"passed": 8, "warnings": 0, "failed": 0, "unknown": 0,
+    assert report.counts == {"passed": 9, "warnings": 0, "failed": 0, "unknown": 0,
                              "skipped": 1}
+    assert len(report.checks) == 10
 
 
 async def test_decision_without_outcome_is_critical_and_named() -> None:

@@ -56,6 +56,19 @@ def test_scan_counts_by_class_and_separates_expected_and_attributed() -> None:
     assert scan.lines == 11
 
 
+def test_order_refusals_are_order_executions_not_unexpected_errors() -> None:
+    refusal = ("exchange call failed | diagnosis=rejected by the exchange | kind=rejected | "
+               "code={code} | operation={op} | attempt=1 | will_retry=False | fix=…")
+    text = "\n".join([
+        line(refusal.format(code=140001, op="private/advanced/create-oco"), "error"),
+        line(refusal.format(code=306, op="private/create-order"), "error"),
+        line(refusal.format(code=209, op="fetch_ticker"), "error"),  # not an order call
+    ]) + "\n"
+    scan = scan_errors(BytesLog(text.encode()).blocks())
+    assert scan.attributed == {"order_execution": 2}
+    assert sum(scan.unexpected.values()) == 1
+
+
 def test_scan_respects_the_window() -> None:
     old = line("old failure", "error", at=T0 - timedelta(hours=2), exception=TRACE)
     new = line("[DEBUG_SIGNAL_MONITOR] cycle=2", at=T0)

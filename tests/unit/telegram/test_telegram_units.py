@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atp.telegram.commands import AlertsRequest, UsageError, parse_alerts
+from atp.telegram.commands import AlertsRequest, UsageError, parse_alerts, parse_kill
 from atp.telegram.format import MAX_MESSAGE, format_alert, format_price, split_text
 from atp.telegram.lease import InMemoryLease, LeaseBoard
 from atp.telegram.ratelimit import RateLimiter
@@ -101,6 +101,14 @@ def test_parse_alerts():
     for bad in (["X", "buy"], ["X", "both", "on"], ["X", "buy", "maybe"]):
         with pytest.raises(UsageError):
             parse_alerts(bad)
+
+
+def test_parse_kill():
+    assert parse_kill([]) is None
+    assert parse_kill(["ON"]) is True and parse_kill(["off"]) is False
+    for bad in (["maybe"], ["on", "now"]):
+        with pytest.raises(UsageError, match="/kill on"):
+            parse_kill(bad)
 
 
 async def test_in_memory_lease_is_exclusive_and_expires():
