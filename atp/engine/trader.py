@@ -734,12 +734,17 @@ class Trader:
         opened = await self.db.run(self._open)
         now = self.clock.now()
         changed = 0
+        listed = await self._listed({"paper" if o.dry_run else "live" for o in opened})
         for o in opened:
-            broker = self.broker("paper" if o.dry_run else "live")
+            mode = "paper" if o.dry_run else "live"
+            broker = self.broker(mode)
             if broker is None:
                 continue
             try:
-                state = await broker.lookup(o.symbol, o.client_oid)
+                # one list read per broker answers every order still open; only the ones
+                # that left the list (filled, cancelled) or were never seen are looked up
+                state = listed.get(mode, {}).get(o.client_oid) or \
+                    await broker.lookup(o.symbol, o.client_oid)
             except Exception as exc:
                 log.warning("order lookup failed", client_oid=o.client_oid,
                             error=_describe(exc))
@@ -758,6 +763,20 @@ class Trader:
         self.stats.synced += 1
         self.stats.last_sync_at = now
         return changed
+
+    async def _listed(self, modes: set[str]) -> dict[str, dict[str, OrderState]]:
+        """The open orders of each broker in one read (a failed read: look each up)."""
+        out: dict[str, dict[str, OrderState]] = {}
+        for mode in modes:
+            broker = self.broker(mode)
+            if broker is None:
+                continue
+            try:
+                out[mode] = {s.client_oid: s for s in await broker.open_orders()}
+            except Exception as exc:
+                log.warning("open orders read failed; looking orders up one by one",
+                            mode=mode, error=_describe(exc))
+        return out
 
     def _open(self) -> list[_Open]:
         with self.db.unit("trader_read") as uow:
