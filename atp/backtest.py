@@ -181,7 +181,11 @@ def fast_decisions(candles: Candles, preset: Preset, daily: Candles | None = Non
         if daily is not None:
             cause = "none closed by then"
             daily_close = daily.close[: closed[i]] if closed[i] else None
-        yield evaluate(candles.head(i + 1), preset, price=row[0], price_at=now, now=now,
+        # `evaluate` reads the candles only to explain an unknown indicator: the prefix
+        # view is built only then (it costs as much as a third of the decision)
+        known = None not in row[1:7]
+        yield evaluate(candles if known else candles.head(i + 1), preset, price=row[0],
+                       price_at=now, now=now,
                        buy_target=buy_target, daily_close=daily_close, daily_cause=cause,
                        indicators=Indicators(*row))
 

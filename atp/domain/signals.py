@@ -124,6 +124,8 @@ def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
         checks.append(_price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct))
     if preset.check_ma200:
         checks.append(_price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT))
+    if len(checks) == 1:  # combine() of one check is that check (a hot path: backtests)
+        return checks[0]
     return combine(checks)
 
 
@@ -271,14 +273,20 @@ def _verdict(ind: Indicators, checks: tuple[Check, ...]) -> _Verdict:
     """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags, not BUY, and a
     known price (an unknown price makes the decision WAIT, §1: nothing is acted on blind).
     Written for speed (a backtest calls it once per candle): plain loops, no generators."""
-    values = [check.value for check in checks]
+    values: list[bool | None] = []
+    reasons: list[str] = []
+    missing: list[str] = []
+    for value, reason, names in checks:
+        values.append(value)
+        if reason is not None:
+            reasons.append(reason)
+        if value is None and names:
+            missing.extend(names)
     buys = values[:5].count(True)  # flags are True / False / None only
     buy = buys == 5
     sell_flags = not buy and values[5:].count(True) == 3
     sell = sell_flags and ind.price is not None
     kind: DecisionKind = "BUY" if buy else "SELL" if sell else "WAIT"
-    reasons = [check.reason for check in checks if check.reason is not None]
-    missing = [m for check in checks if check.value is None for m in check.missing]
     if sell_flags and not sell:
         reasons.append("SELL held back: price unknown")
         missing.append("price")
