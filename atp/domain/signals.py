@@ -115,18 +115,22 @@ def combine(checks: Iterable[Check]) -> Check:
 
 
 def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
-    checks: list[Check] = []
+    """The MA50 / EMA10 comparison the preset checks, AND price vs MA200 when checked.
+    Evaluated in order so a first `False` (which `combine` would return) costs no second
+    reason string: a backtest calls this once per candle."""
+    first: Check | None = None
     if preset.check_ma50 and preset.check_ema10:
-        checks.append(_ma50_vs_ema10(ind))
+        first = _ma50_vs_ema10(ind)
     elif preset.check_ma50:
-        checks.append(_price_vs("MA50", ind.ma50, ind.price, MA_TOLERANCE_PCT))
+        first = _price_vs("MA50", ind.ma50, ind.price, MA_TOLERANCE_PCT)
     elif preset.check_ema10:
-        checks.append(_price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct))
-    if preset.check_ma200:
-        checks.append(_price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT))
-    if len(checks) == 1:  # combine() of one check is that check (a hot path: backtests)
-        return checks[0]
-    return combine(checks)
+        first = _price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct)
+    if first is not None and first.value is False:
+        return first
+    if not preset.check_ma200:
+        return OK if first is None else first  # combine() of one check is that check
+    second = _price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT)
+    return second if first is None else combine((first, second))
 
 
 def _volume_ok(flag: str, ind: Indicators, preset: Preset) -> Check:
