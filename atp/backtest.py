@@ -6,7 +6,8 @@ Each candle closes at its open time + the file's step; that moment is the clock.
    a leg fills at its trigger, or at the open when the candle gapped through it; both
    legs reached in one candle → the stop first);
 2. the decision on the candles closed so far, with the close as a fresh price
-   (`signals.evaluate`, fed by indicator series computed once: `indicator_series`);
+   (`signals.evaluate`, fed by indicator series computed once: `indicator_series`;
+   candles whose RSI rules out BUY and SELL, `signals.may_act`, are WAIT unevaluated);
 3. a BUY / SELL goes the alert's way (`alerts.blocking_flag` with every alert switch on,
    `throttle.throttle_verdict`), then the trader's: `orders.buy_gate`, a market fill at
    the close with the taker fee (`fills.market_fill`), the position (`portfolio.entry_fill`)
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,7 @@ from atp.domain.portfolio import (
     unrealised_pnl,
 )
 from atp.domain.presets import Preset
-from atp.domain.signals import Decision, evaluate
+from atp.domain.signals import Decision, evaluate, may_act
 from atp.domain.throttle import ThrottleState, accept, throttle_verdict
 from atp.domain.trading import InstrumentRules, OrderRejected
 
@@ -152,16 +153,17 @@ def _nullable(values: FloatArray) -> list[float | None]:
     return [None if v != v else v for v in column]  # NaN → None
 
 
-DecisionSource = Callable[[], Iterator[Decision]]
-
-
 def fast_decisions(candles: Candles, preset: Preset, daily: Candles | None = None,
-                   buy_target: float | None = None) -> Iterator[Decision]:
+                   buy_target: float | None = None, every: bool = False
+                   ) -> Iterator[Decision | None]:
     """The decision at each close: indicators computed once over the whole series, then
-    `evaluate` per candle with them (the same values as on each prefix)."""
+    `evaluate` per candle with them (the same values as on each prefix). `None` is a
+    WAIT not evaluated: `signals.may_act` rules out BUY and SELL from the RSI alone
+    (about 70 % of candles); `every` evaluates those too."""
     n = len(candles)
     step = candle_step_ms(candles)
     series = indicator_series(candles)
+    acts: list[bool] = [True] * n if every else may_act(series.rsi, preset).tolist()
     columns = [_nullable(a) for a in (series.rsi, series.ma50, series.ma200, series.ema10,
                                       series.atr, series.volume_ratio)]
     ends = candles.timestamp + step
@@ -175,6 +177,9 @@ def fast_decisions(candles: Candles, preset: Preset, daily: Candles | None = Non
     end_ms: list[int] = ends.tolist()
     rows = zip(closes, *columns, ma10w, strict=True)
     for i, row in enumerate(rows):
+        if not acts[i]:
+            yield None
+            continue
         now = datetime.fromtimestamp(end_ms[i] / 1000, tz=UTC)
         daily_close = None
         cause = "no daily candle file (--daily)"
@@ -202,11 +207,14 @@ def naive_decisions(candles: Candles, preset: Preset, daily: Candles | None = No
 def run_backtest(candles: Candles, preset: Preset, *, symbol: str, trade_amount: float = 100.0,
                  daily: Candles | None = None, rules: InstrumentRules | None = None,
                  starting_balance: float = STARTING_BALANCE, naive: bool = False,
-                 buy_target: float | None = None) -> BacktestResult:
-    """Replay `candles` (see the module docstring for the order of events per candle)."""
+                 every: bool = False, buy_target: float | None = None) -> BacktestResult:
+    """Replay `candles` (see the module docstring for the order of events per candle).
+    `naive`: decisions re-evaluated on each prefix; `every`: the fast way without the
+    RSI pre-check (both for the benchmark and the tests: same trades)."""
     rules = rules or backtest_rules(symbol, candles, trade_amount)
-    source = naive_decisions if naive else fast_decisions
-    decisions = source(candles, preset, daily, buy_target)
+    decisions: Iterator[Decision | None] = (
+        naive_decisions(candles, preset, daily, buy_target) if naive
+        else fast_decisions(candles, preset, daily, buy_target, every))
     base, quote = base_of(symbol), quote_of(symbol)
     step = candle_step_ms(candles)
     opens: list[float] = candles.open.tolist()
@@ -257,8 +265,8 @@ def run_backtest(candles: Candles, preset: Preset, *, symbol: str, trade_amount:
                 positions.remove(p)
                 outcomes["FILLED:" + ("SL" if kind == "STOP_LOSS" else "TP")] += 1
         # 2. the decision at this close; 3. alert → intent → order
-        side = decision.side
-        kinds[decision.decision] += 1
+        side = None if decision is None else decision.side
+        kinds["WAIT" if decision is None else decision.decision] += 1
         if side is not None and blocking_flag(flags, side) is None:
             now = now or datetime.fromtimestamp(end_ms[i] / 1000, tz=UTC)
             verdict = throttle_verdict(last_alert, side, price, now, preset.cooldown_minutes,
@@ -291,6 +299,7 @@ def run_backtest(candles: Candles, preset: Preset, *, symbol: str, trade_amount:
                             fees += fill.fee * price
                             position = entry_fill(symbol, fill.quantity, price, fill.fee, base,
                                                   rules.quantity_tick)
+                            assert decision is not None
                             levels = protection_levels(price, decision.indicators.atr, preset,
                                                        rules.price_tick)
                             reserved = sum(p.quantity for p in positions if p.protected)

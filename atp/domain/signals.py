@@ -15,7 +15,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from atp.domain.candles import Candles, FloatArray
 from atp.domain.indicators import (
@@ -67,10 +70,30 @@ def _unknown(flag: str, *inputs: str) -> Check:
 # ── BUY (§3) ───────────────────────────────────────────────────────────────────────────
 
 
+def rsi_buys(rsi: Any, preset: Preset) -> Any:
+    """The RSI side of a BUY (§3.1): below the preset's bound. Works on one value and on a
+    whole numpy series alike (`may_act`), so the comparison is written once."""
+    return rsi < preset.rsi_buy_below
+
+
+def rsi_sells(rsi: Any, preset: Preset) -> Any:
+    """The RSI side of a SELL (§4.1): above the preset's bound (one value or a series)."""
+    return rsi > preset.rsi_sell_above
+
+
+def may_act(rsi: FloatArray, preset: Preset) -> npt.NDArray[np.bool_]:
+    """Where a decision can be other than WAIT, from an RSI series alone (NaN = unknown):
+    a BUY needs `buy_rsi_ok` and a SELL `sell_rsi_ok`, so elsewhere `decide` is WAIT.
+    A backtest evaluates only these candles (bench/backtest_speed.py)."""
+    with np.errstate(invalid="ignore"):
+        mask: npt.NDArray[np.bool_] = rsi_buys(rsi, preset) | rsi_sells(rsi, preset)
+    return mask
+
+
 def buy_rsi_ok(ind: Indicators, preset: Preset) -> Check:
     if ind.rsi is None:
         return _unknown("buy_rsi_ok", "rsi")
-    if ind.rsi < preset.rsi_buy_below:
+    if rsi_buys(ind.rsi, preset):
         return OK
     return Check(False, f"buy_rsi_ok: RSI {ind.rsi:.2f} not below {preset.rsi_buy_below:g}")
 
@@ -173,7 +196,7 @@ def buy_price_ok(ind: Indicators) -> Check:
 def sell_rsi_ok(ind: Indicators, preset: Preset) -> Check:
     if ind.rsi is None:
         return _unknown("sell_rsi_ok", "rsi")
-    if ind.rsi > preset.rsi_sell_above:
+    if rsi_sells(ind.rsi, preset):
         return OK
     return Check(False, f"sell_rsi_ok: RSI {ind.rsi:.2f} not above {preset.rsi_sell_above:g}")
 

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atp.backtest import fast_decisions, naive_decisions, run_backtest
 from atp.domain.candles import Candles
@@ -21,6 +23,7 @@ from atp.domain.fills import (
     market_fill,
 )
 from atp.domain.indicators import (
+    Indicators,
     compute_indicators,
     indicator_series,
     ma10w,
@@ -28,6 +31,7 @@ from atp.domain.indicators import (
 )
 from atp.domain.portfolio import exit_pnls
 from atp.domain.presets import DEFAULT_PRESETS
+from atp.domain.signals import decide, may_act
 from atp.domain.trading import OrderRejected
 
 DAY = 86_400_000
@@ -74,10 +78,27 @@ def test_fast_decisions_equal_the_prefix_decisions(preset: str) -> None:
                     daily.low, daily.close, daily.volume)
     p = DEFAULT_PRESETS[preset]
     for with_daily in (None, daily):
-        fast = list(fast_decisions(c, p, with_daily))
+        every = list(fast_decisions(c, p, with_daily, every=True))
         slow = list(naive_decisions(c, p, with_daily))
-        assert fast == slow  # kind, flags, indicators, reasons, unknown inputs
-    assert {d.decision for d in fast} >= {"BUY", "WAIT"}
+        assert every == slow  # kind, flags, indicators, reasons, unknown inputs
+        skipping = list(fast_decisions(c, p, with_daily))
+        for fast, full in zip(skipping, slow, strict=True):
+            assert fast == full if fast is not None else full.decision == "WAIT"
+        assert 0 < sum(d is None for d in skipping) < len(c)
+    assert {d.decision for d in slow} >= {"BUY", "WAIT"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(rsi=st.one_of(st.none(), st.floats(0, 100)), preset=st.sampled_from(list(DEFAULT_PRESETS)),
+       other=st.floats(0.001, 1000))
+def test_may_act_false_means_the_decision_is_wait(rsi: float | None, preset: str,
+                                                  other: float) -> None:
+    p = DEFAULT_PRESETS[preset]
+    ind = Indicators(price=other, rsi=rsi, ma50=other, ma200=other * 0.9, ema10=other,
+                     atr=other / 100, volume_ratio=2.0, ma10w=other * 2)
+    acts = bool(may_act(np.array([math.nan if rsi is None else rsi]), p)[0])
+    if not acts:
+        assert decide(ind, p).decision == "WAIT"
 
 
 def test_fast_and_naive_replays_give_the_same_trades() -> None:
@@ -85,7 +106,9 @@ def test_fast_and_naive_replays_give_the_same_trades() -> None:
     p = DEFAULT_PRESETS["scalp-aggressive"]
     fast = run_backtest(c, p, symbol="ETH_USDT")
     slow = run_backtest(c, p, symbol="ETH_USDT", naive=True)
-    assert fast.trades == slow.trades and fast.summary == slow.summary
+    every = run_backtest(c, p, symbol="ETH_USDT", every=True)
+    assert fast.trades == slow.trades == every.trades
+    assert fast.summary == slow.summary == every.summary
     assert fast.summary.trades > 0
 
 
