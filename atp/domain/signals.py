@@ -393,7 +393,7 @@ def evaluate(
     if indicators is None or usable is None:
         ind = compute_indicators(usable if usable is not None else Candles.empty(), checked,
                                  daily_close)
-    elif indicators.price == checked and (checked is None) == (indicators.price is None):
+    elif indicators.price is checked or indicators.price == checked:
         ind = indicators
     else:
         ind = replace(indicators, price=checked)

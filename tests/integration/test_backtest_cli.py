@@ -176,6 +176,23 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert "max drawdown" in stdout and "win rate" in stdout and str(out) in stdout
 
 
+@needs_shared
+def test_daily_candles_feed_ma10w(tmp_path: Path, eth_json: dict[str, Any]) -> None:
+    """With daily candles closed before the file starts, MA10w is known: the SELL trend
+    gains its second side, so at least as many SELL decisions as without."""
+    first = read_candles_csv(ETH_BTC).candles
+    start = int(first.timestamp[0]) - 100 * 86_400_000
+    rows = ["timestamp,open,high,low,close,volume"]
+    for day in range(100):
+        price = 0.12 - 0.0002 * day  # above the file's prices: price < MA10w
+        rows.append(f"{(start + day * 86_400_000) // 1000},{price},{price},{price},{price},1")
+    daily = write(tmp_path, "daily.csv", "\n".join(rows) + "\n")
+    done = run("--candles", str(ETH_BTC), "--daily", str(daily), "--json")
+    assert done.returncode == 0, done.stderr
+    with_daily = json.loads(done.stdout)["summary"]["decisions"]
+    assert with_daily["SELL"] > eth_json["summary"]["decisions"]["SELL"]
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
