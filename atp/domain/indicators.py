@@ -11,10 +11,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import numpy.typing as npt
 import talib
 
-from atp.domain.candles import Candles, FloatArray
+from atp.domain.candles import Candles, FloatArray, IntArray
 
 RSI_PERIOD = 14
 ATR_PERIOD = 14
@@ -176,7 +175,7 @@ def indicator_series(candles: Candles) -> IndicatorSeries:
                            volume_ratio=ratio)
 
 
-def ma10w_series(daily_close: FloatArray, closed: npt.NDArray[np.int64]) -> FloatArray:
+def ma10w_series(daily_close: FloatArray, closed: IntArray) -> FloatArray:
     """MA10w for each of several moments, given how many daily candles had closed by each
     (`closed[j]`): what `ma10w(daily_close[:closed[j]])` gives."""
     line = window_mean(daily_close.astype(np.float64, copy=False), MA10W_DAYS)
