@@ -130,7 +130,7 @@ def analyze_candle(
     daily_close = None
     daily_cause = "no daily candle file (--daily)"
     if daily is not None:
-        step = _timeframe_ms(candles) if timeframe_ms is None else timeframe_ms
+        step = candle_step_ms(candles) if timeframe_ms is None else timeframe_ms
         daily_close = daily.closed_at(int(candles.timestamp[-1]) + step, DAY_MS).close
         daily_cause = "none closed by then"
     return evaluate(
@@ -145,7 +145,7 @@ def analyze_candle(
     )
 
 
-def _timeframe_ms(candles: Candles) -> int:
+def candle_step_ms(candles: Candles) -> int:
     """The candles' period: the smallest step between two of them (0 for one candle)."""
     if len(candles) < 2:
         return 0
@@ -161,7 +161,7 @@ def analyze_file(
 ) -> Iterator[tuple[str, Decision]]:
     """(timestamp label, decision) for the last candle, or for every prefix with `every`."""
     total = len(data.candles)
-    step = _timeframe_ms(data.candles)
+    step = candle_step_ms(data.candles)
     daily_candles = None if daily is None else daily.candles
     for end in range(1, total + 1) if every else (total,):
         yield data.labels[end - 1], analyze_candle(data.candles.head(end), preset, buy_target,

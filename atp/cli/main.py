@@ -21,6 +21,9 @@ from typer.core import TyperGroup
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("atp.cli.analyze:analyze",
                 "Print the decision, flags, indicators and reasons for the candles of a file."),
+    "backtest": ("atp.cli.backtest:backtest",
+                 "Replay candles through the live rules (throttle, gates, paper fills, SL/TP) "
+                 "and report."),
     "demo": ("atp.cli.demo:demo",
              "Run ATP with built-in Crypto.com and Telegram emulators; Ctrl-C stops it."),
     "run": ("atp.cli.run:run",

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import numpy as np
 
-from atp.domain.candles import Candles, FloatArray
+from atp.domain.candles import Candles, FloatArray, IntArray
 
 
 def _talib_without_dataframes() -> ModuleType:
@@ -137,6 +137,74 @@ def ma10w(daily_close: FloatArray | None) -> float | None:
     if daily_close is None:
         return None
     return sma(daily_close, MA10W_DAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorSeries:
+    """Every candle indicator at every index (NaN = unknown): value `i` is exactly what
+    `compute_indicators(candles.head(i + 1), ...)` gives. A backtest computes these once
+    instead of re-running TA-Lib on each prefix (bench/backtest_speed.py)."""
+
+    rsi: FloatArray
+    ma50: FloatArray
+    ma200: FloatArray
+    ema10: FloatArray
+    atr: FloatArray
+    volume_ratio: FloatArray
+
+
+def _nan(n: int) -> FloatArray:
+    return np.full(n, np.nan, dtype=np.float64)
+
+
+def window_mean(values: FloatArray, period: int) -> FloatArray:
+    """Mean of the `period` values ending at each index (NaN before), summed left to right
+    like `sma`'s single TA-Lib window, so both give the same bits (a running sum would not)."""
+    n = int(values.shape[0])
+    out = _nan(n)
+    if n < period:
+        return out
+    width = n - period + 1
+    total = np.zeros(width, dtype=np.float64)
+    for k in range(period):
+        total += values[k : k + width]
+    out[period - 1 :] = total / period
+    return out
+
+
+def indicator_series(candles: Candles) -> IndicatorSeries:
+    """The candle indicators of every prefix of `candles` at once (same definitions)."""
+    close = candles.close.astype(np.float64, copy=False)
+    n = int(close.shape[0])
+    rsi_line = talib.RSI(close, timeperiod=RSI_PERIOD) if n >= MIN_CANDLES["rsi"] else _nan(n)
+    ema_line = talib.EMA(close, timeperiod=EMA_PERIOD) if n >= EMA_PERIOD else _nan(n)
+    atr_line = (talib.ATR(candles.high, candles.low, close, timeperiod=ATR_PERIOD)
+                if n >= MIN_CANDLES["atr"] else _nan(n))
+    volume = candles.volume.astype(np.float64, copy=False)
+    ratio = _nan(n)
+    if n >= MIN_CANDLES["volume_ratio"]:
+        width = n - VOLUME_LOOKBACK
+        total = np.zeros(width, dtype=np.float64)
+        for k in range(VOLUME_LOOKBACK):  # left to right, as `volume_ratio` sums
+            total += volume[k : k + width]
+        average = total / VOLUME_LOOKBACK
+        last = volume[VOLUME_LOOKBACK:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio[VOLUME_LOOKBACK:] = np.where((last > 0) & (average > 0), last / average,
+                                               np.nan)
+    return IndicatorSeries(rsi=rsi_line, ma50=window_mean(close, MA_SHORT),
+                           ma200=window_mean(close, MA_LONG), ema10=ema_line, atr=atr_line,
+                           volume_ratio=ratio)
+
+
+def ma10w_series(daily_close: FloatArray, closed: IntArray) -> FloatArray:
+    """MA10w for each of several moments, given how many daily candles had closed by each
+    (`closed[j]`): what `ma10w(daily_close[:closed[j]])` gives."""
+    line = window_mean(daily_close.astype(np.float64, copy=False), MA10W_DAYS)
+    out = _nan(int(closed.shape[0]))
+    ok = closed >= MA10W_DAYS
+    out[ok] = line[closed[ok] - 1]
+    return out
 
 
 def why_unknown(name: str, candles: Candles) -> str:

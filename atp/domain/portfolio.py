@@ -7,6 +7,7 @@ TP that closes it needs nothing else: proceeds net of the exit fee minus that co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from atp.domain.orders import floor_quantity
@@ -71,3 +72,15 @@ def unrealised_pnl(quantity: float, avg_entry: float, mark: float | None) -> flo
     if mark is None:
         return None
     return round(quantity * (mark - avg_entry), 10)
+
+
+def exit_pnls(positions: Sequence[tuple[float, float]], sold_quantity: float,
+              proceeds: float) -> list[float]:
+    """A SELL that closes every open position of a symbol: each position, given as
+    (cost, quantity), gets its share of the sold quantity and proceeds by quantity."""
+    total = sum(quantity for _, quantity in positions)
+    out = []
+    for cost, quantity in positions:
+        share = quantity / total if total > 0 else 0.0
+        out.append(realised_pnl(cost, quantity, sold_quantity * share, proceeds * share))
+    return out

@@ -15,7 +15,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from atp.domain.candles import Candles, FloatArray
 from atp.domain.indicators import (
@@ -67,10 +70,30 @@ def _unknown(flag: str, *inputs: str) -> Check:
 # ── BUY (§3) ───────────────────────────────────────────────────────────────────────────
 
 
+def rsi_buys(rsi: Any, preset: Preset) -> Any:
+    """The RSI side of a BUY (§3.1): below the preset's bound. Works on one value and on a
+    whole numpy series alike (`may_act`), so the comparison is written once."""
+    return rsi < preset.rsi_buy_below
+
+
+def rsi_sells(rsi: Any, preset: Preset) -> Any:
+    """The RSI side of a SELL (§4.1): above the preset's bound (one value or a series)."""
+    return rsi > preset.rsi_sell_above
+
+
+def may_act(rsi: FloatArray, preset: Preset) -> npt.NDArray[np.bool_]:
+    """Where a decision can be other than WAIT, from an RSI series alone (NaN = unknown):
+    a BUY needs `buy_rsi_ok` and a SELL `sell_rsi_ok`, so elsewhere `decide` is WAIT.
+    A backtest evaluates only these candles (bench/backtest_speed.py)."""
+    with np.errstate(invalid="ignore"):
+        mask: npt.NDArray[np.bool_] = rsi_buys(rsi, preset) | rsi_sells(rsi, preset)
+    return mask
+
+
 def buy_rsi_ok(ind: Indicators, preset: Preset) -> Check:
     if ind.rsi is None:
         return _unknown("buy_rsi_ok", "rsi")
-    if ind.rsi < preset.rsi_buy_below:
+    if rsi_buys(ind.rsi, preset):
         return OK
     return Check(False, f"buy_rsi_ok: RSI {ind.rsi:.2f} not below {preset.rsi_buy_below:g}")
 
@@ -115,16 +138,22 @@ def combine(checks: Iterable[Check]) -> Check:
 
 
 def buy_ma_ok(ind: Indicators, preset: Preset) -> Check:
-    checks: list[Check] = []
+    """The MA50 / EMA10 comparison the preset checks, AND price vs MA200 when checked.
+    Evaluated in order so a first `False` (which `combine` would return) costs no second
+    reason string: a backtest calls this once per candle."""
+    first: Check | None = None
     if preset.check_ma50 and preset.check_ema10:
-        checks.append(_ma50_vs_ema10(ind))
+        first = _ma50_vs_ema10(ind)
     elif preset.check_ma50:
-        checks.append(_price_vs("MA50", ind.ma50, ind.price, MA_TOLERANCE_PCT))
+        first = _price_vs("MA50", ind.ma50, ind.price, MA_TOLERANCE_PCT)
     elif preset.check_ema10:
-        checks.append(_price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct))
-    if preset.check_ma200:
-        checks.append(_price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT))
-    return combine(checks)
+        first = _price_vs("EMA10", ind.ema10, ind.price, preset.ema10_tolerance_pct)
+    if first is not None and first.value is False:
+        return first
+    if not preset.check_ma200:
+        return OK if first is None else first  # combine() of one check is that check
+    second = _price_vs("MA200", ind.ma200, ind.price, MA_TOLERANCE_PCT)
+    return second if first is None else combine((first, second))
 
 
 def _volume_ok(flag: str, ind: Indicators, preset: Preset) -> Check:
@@ -167,7 +196,7 @@ def buy_price_ok(ind: Indicators) -> Check:
 def sell_rsi_ok(ind: Indicators, preset: Preset) -> Check:
     if ind.rsi is None:
         return _unknown("sell_rsi_ok", "rsi")
-    if ind.rsi > preset.rsi_sell_above:
+    if rsi_sells(ind.rsi, preset):
         return OK
     return Check(False, f"sell_rsi_ok: RSI {ind.rsi:.2f} not above {preset.rsi_sell_above:g}")
 
@@ -245,37 +274,65 @@ def buy_index(buy_flags: Iterable[bool | None]) -> int:
     return round(100 * sum(1 for f in buy_flags if f is True) / len(BUY_FLAGS))
 
 
-def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> Decision:
-    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags, not BUY, and a
-    known price (an unknown price makes the decision WAIT, §1: nothing is acted on blind)."""
-    checks = (
-        ("buy_rsi_ok", buy_rsi_ok(ind, preset)),
-        ("buy_ma_ok", buy_ma_ok(ind, preset)),
-        ("buy_volume_ok", buy_volume_ok(ind, preset)),
-        ("buy_target_ok", buy_target_ok(ind, buy_target)),
-        ("buy_price_ok", buy_price_ok(ind)),
-        ("sell_rsi_ok", sell_rsi_ok(ind, preset)),
-        ("sell_trend_ok", sell_trend_ok(ind, preset)),
-        ("sell_volume_ok", sell_volume_ok(ind, preset)),
+def _checks(ind: Indicators, preset: Preset, buy_target: float | None) -> tuple[Check, ...]:
+    """The eight flags in `FLAG_NAMES` order."""
+    return (
+        buy_rsi_ok(ind, preset),
+        buy_ma_ok(ind, preset),
+        buy_volume_ok(ind, preset),
+        buy_target_ok(ind, buy_target),
+        buy_price_ok(ind),
+        sell_rsi_ok(ind, preset),
+        sell_trend_ok(ind, preset),
+        sell_volume_ok(ind, preset),
     )
-    flags = {name: check.value for name, check in checks}
-    buy = all(check.value is True for _, check in checks[:5])
-    sell_flags = not buy and all(check.value is True for _, check in checks[5:])
+
+
+class _Verdict(NamedTuple):
+    kind: DecisionKind
+    flags: dict[str, bool | None]
+    buy_index: int
+    reasons: list[str]
+    missing: list[str]  # unknown inputs, first-seen order, may repeat
+
+
+def _verdict(ind: Indicators, checks: tuple[Check, ...]) -> _Verdict:
+    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags, not BUY, and a
+    known price (an unknown price makes the decision WAIT, §1: nothing is acted on blind).
+    Written for speed (a backtest calls it once per candle): plain loops, no generators."""
+    values: list[bool | None] = []
+    reasons: list[str] = []
+    missing: list[str] = []
+    for value, reason, names in checks:
+        values.append(value)
+        if reason is not None:
+            reasons.append(reason)
+        if value is None and names:
+            missing.extend(names)
+    buys = values[:5].count(True)  # flags are True / False / None only
+    buy = buys == 5
+    sell_flags = not buy and values[5:].count(True) == 3
     sell = sell_flags and ind.price is not None
     kind: DecisionKind = "BUY" if buy else "SELL" if sell else "WAIT"
-    reasons = [check.reason for _, check in checks if check.reason is not None]
-    missing = [m for _, check in checks if check.value is None for m in check.missing]
     if sell_flags and not sell:
         reasons.append("SELL held back: price unknown")
         missing.append("price")
+    return _Verdict(kind, dict(zip(FLAG_NAMES, values, strict=True)),
+                    round(100 * buys / len(BUY_FLAGS)), reasons, missing)
+
+
+def decide(ind: Indicators, preset: Preset, buy_target: float | None = None) -> Decision:
+    """BUY ⇔ all five BUY flags are `True`; SELL ⇔ all three SELL flags, not BUY, and a
+    known price (an unknown price makes the decision WAIT, §1: nothing is acted on blind)."""
+    v = _verdict(ind, _checks(ind, preset, buy_target))
     return Decision(
-        decision=kind,
-        flags=flags,
+        decision=v.kind,
+        flags=v.flags,
         indicators=ind,
-        buy_index=buy_index(flags[name] for name in BUY_FLAGS),
-        reasons=tuple(reasons),
+        buy_index=v.buy_index,
+        reasons=tuple(v.reasons),
         preset=preset.name,
-        unknown_inputs={m: f"{m} unknown" for m in dict.fromkeys(missing)},
+        unknown_inputs={m: f"{m} unknown" for m in dict.fromkeys(v.missing)},
     )
 
 
@@ -317,6 +374,7 @@ def evaluate(
     candles_cause: str | None = None,
     daily_cause: str | None = None,
     preset_cause: str | None = None,
+    indicators: Indicators | None = None,
 ) -> Decision:
     """Indicators + decision for one symbol: the single entry point every caller uses.
 
@@ -324,30 +382,48 @@ def evaluate(
     candles are incomplete) with `candles_cause`, `price=None` with `price_cause`, no
     daily candles with `daily_cause`; `preset_cause` says the strategy itself is invalid
     (bad per-symbol overrides). Each gives WAIT with the cause in the reasons.
+
+    `indicators`: the indicators of these `candles` (and `daily_close`) already computed,
+    e.g. by a backtest from `indicator_series` (same values); their `price` is replaced by
+    the checked `price`, and `candles` is then read only to explain an unknown value.
     """
-    causes: dict[str, str] = {}
     why_price = price_problem(price, price_at, now, max_price_age_seconds, price_cause)
-    if why_price is not None:
-        causes["price"] = why_price
     usable = candles if candles is not None and candles_cause is None else None
-    no_candles = ""
-    if usable is None:
-        no_candles = (f"no candles: {candles_cause or 'none received'}" if candles is None
-                      else f"candles unusable: {candles_cause}")
-    ind = compute_indicators(usable if usable is not None else Candles.empty(),
-                             None if why_price is not None else price, daily_close)
-    for name in CANDLE_INDICATORS:
-        if getattr(ind, name) is None:
-            causes[name] = no_candles if usable is None else why_unknown(name, usable)
-    if ind.ma10w is None:
-        causes["ma10w"] = why_ma10w_unknown(daily_close, daily_cause)
+    checked = None if why_price is not None else price
+    if indicators is None or usable is None:
+        ind = compute_indicators(usable if usable is not None else Candles.empty(), checked,
+                                 daily_close)
+    elif indicators.price is checked or indicators.price == checked:
+        ind = indicators
+    else:
+        ind = replace(indicators, price=checked)
     if preset_cause is not None:
         return Decision("WAIT", dict.fromkeys(FLAG_NAMES), ind, 0, (preset_cause,),
                         preset.name, {"overrides": preset_cause})
-    decision = decide(ind, preset, buy_target)
+    v = _verdict(ind, _checks(ind, preset, buy_target))
+    if not v.missing:
+        return Decision(v.kind, v.flags, ind, v.buy_index, tuple(v.reasons), preset.name, {})
     unknown: dict[str, str] = {}
-    for name in decision.unknown_inputs:
+    for name in dict.fromkeys(v.missing):
         key = "candles" if usable is None and name in CANDLE_INDICATORS else name
-        unknown.setdefault(key, causes.get(name, f"{name} unknown"))
-    extra = tuple(c for c in dict.fromkeys(unknown.values()) if c not in decision.reasons)
-    return replace(decision, reasons=(*decision.reasons, *extra), unknown_inputs=unknown)
+        unknown.setdefault(key, _cause(name, ind, usable, candles, candles_cause, why_price,
+                                       daily_close, daily_cause))
+    extra = tuple(c for c in dict.fromkeys(unknown.values()) if c not in v.reasons)
+    return Decision(v.kind, v.flags, ind, v.buy_index, (*v.reasons, *extra), preset.name,
+                    unknown)
+
+
+def _cause(name: str, ind: Indicators, usable: Candles | None, candles: Candles | None,
+           candles_cause: str | None, why_price: str | None, daily_close: FloatArray | None,
+           daily_cause: str | None) -> str:
+    """Why input `name` is unknown, with the measured value (only asked for unknown ones)."""
+    if name == "price" and why_price is not None:
+        return why_price
+    if name in CANDLE_INDICATORS and getattr(ind, name) is None:
+        if usable is None:
+            return (f"no candles: {candles_cause or 'none received'}" if candles is None
+                    else f"candles unusable: {candles_cause}")
+        return why_unknown(name, usable)
+    if name == "ma10w" and ind.ma10w is None:
+        return why_ma10w_unknown(daily_close, daily_cause)
+    return f"{name} unknown"

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from atp.domain.orders import floor_quantity
+from atp.domain.fills import (
+    LegKind,
+    check_protection,
+    default_rules,
+    first_crossed,
+    leg_fee,
+    market_fill,
+)
 from atp.domain.portfolio import base_of, quote_of
 from atp.domain.trading import (
     BrokerMode,
@@ -25,7 +32,6 @@ from atp.domain.trading import (
     DuplicateOrder,
     InstrumentRules,
     MarketOrder,
-    OrderRejected,
     OrderSide,
     OrderState,
     OrderStatus,
@@ -38,19 +44,7 @@ from atp.store.database import Database
 from atp.store.models import PaperOrderRow
 from atp.store.uow import UnitOfWork
 
-# Codes and messages as the exchange answers them (integration-facts.md).
-INSUFFICIENT_BALANCE = (306, "INSUFFICIENT_AVAILABLE_BALANCE")
-INVALID_PRICE = (229, "INVALID_REF_PRICE: trigger price on the wrong side of the market")
-BELOW_MIN = (213, "INVALID_ORDER_QUANTITY: below the instrument's minimum")
-
 Rules = Callable[[str], Awaitable[InstrumentRules | None]]
-
-
-def default_rules(symbol: str) -> InstrumentRules:
-    """Grids when the exchange's instrument list is not at hand (demo, tests)."""
-    return InstrumentRules(symbol=symbol, price_tick=0.01, quantity_tick=0.0001,
-                           min_quantity=0.0001, min_notional=1.0, maker_fee=0.0025,
-                           taker_fee=0.005)
 
 
 def _state(row: PaperOrderRow) -> OrderState:
@@ -199,24 +193,17 @@ class PaperBroker:
                 raise DuplicateOrder()
             balances = self._seeded(uow, quote, now)
             if order.side == "BUY":
-                notional = order.notional or 0.0
-                qty = floor_quantity(notional / price, rules.quantity_tick)
-                if qty < rules.min_quantity or qty * price < rules.min_notional:
-                    raise OrderRejected(*BELOW_MIN)
-                cost = qty * price
-                if balances.get(quote, 0.0) + 1e-9 < cost:
-                    raise OrderRejected(*INSUFFICIENT_BALANCE)
-                fee = qty * rules.taker_fee
-                rows.set_paper_balance(s, quote, balances.get(quote, 0.0) - cost, now)
+                fill = market_fill("BUY", price, rules, balances.get(quote, 0.0),
+                                   notional=order.notional)
+                qty, fee = fill.quantity, fill.fee
+                rows.set_paper_balance(s, quote, balances.get(quote, 0.0) - qty * price, now)
                 rows.set_paper_balance(s, base, balances.get(base, 0.0) + qty - fee, now)
                 fee_ccy = base
             else:
-                qty = floor_quantity(order.quantity or 0.0, rules.quantity_tick)
-                if qty < rules.min_quantity or qty * price < rules.min_notional:
-                    raise OrderRejected(*BELOW_MIN)
-                if self._free(uow, balances, order.symbol) + 1e-9 < qty:
-                    raise OrderRejected(*INSUFFICIENT_BALANCE)
-                fee = qty * price * rules.taker_fee
+                fill = market_fill("SELL", price, rules,
+                                   self._free(uow, balances, order.symbol),
+                                   quantity=order.quantity)
+                qty, fee = fill.quantity, fill.fee
                 rows.set_paper_balance(s, base, balances.get(base, 0.0) - qty, now)
                 rows.set_paper_balance(s, quote, balances.get(quote, 0.0) + qty * price - fee,
                                        now)
@@ -249,11 +236,9 @@ class PaperBroker:
             for oid in (order.stop_loss_oid, order.take_profit_oid):
                 if rows.paper_order(s, oid) is not None:
                     raise DuplicateOrder()
-            if not order.stop_loss < price < order.take_profit:
-                raise OrderRejected(*INVALID_PRICE)
             balances = rows.paper_balances(s)
-            if self._free(uow, balances, order.symbol) + 1e-9 < order.quantity:
-                raise OrderRejected(*INSUFFICIENT_BALANCE)
+            check_protection(order.stop_loss, order.take_profit, price, order.quantity,
+                             self._free(uow, balances, order.symbol))
             list_id = f"paper-oco-{uuid.uuid4().hex[:12]}"
             legs = []
             for oid, kind, trigger in ((order.stop_loss_oid, "STOP_LOSS", order.stop_loss),
@@ -294,7 +279,7 @@ class PaperBroker:
         s = uow.session
         base, quote = base_of(leg.symbol), quote_of(leg.symbol)
         qty = leg.quantity or 0.0
-        fee = qty * price * rules.taker_fee
+        fee = leg_fee(qty, price, rules)
         balances = rows.paper_balances(s)
         rows.set_paper_balance(s, base, balances.get(base, 0.0) - qty, now)
         rows.set_paper_balance(s, quote, balances.get(quote, 0.0) + qty * price - fee, now)
@@ -305,11 +290,12 @@ class PaperBroker:
 def _first_crossed(legs: list[PaperOrderRow], path: list[float]
                    ) -> tuple[PaperOrderRow, float] | None:
     """The leg the path reaches first and the price that reached it."""
-    for price in path:
-        for leg in legs:
-            trigger = leg.trigger_price or 0.0
-            if leg.order_type == "STOP_LOSS" and price <= trigger:
-                return leg, price
-            if leg.order_type == "TAKE_PROFIT" and price >= trigger:
-                return leg, price
-    return None
+    kinds: list[tuple[LegKind, float]] = [
+        ("STOP_LOSS" if leg.order_type == "STOP_LOSS" else "TAKE_PROFIT",
+         leg.trigger_price or 0.0) for leg in legs
+        if leg.order_type in ("STOP_LOSS", "TAKE_PROFIT")]
+    hit = first_crossed(kinds, path)
+    if hit is None:
+        return None
+    ordered = [leg for leg in legs if leg.order_type in ("STOP_LOSS", "TAKE_PROFIT")]
+    return ordered[hit[0]], hit[1]

@@ -33,6 +33,7 @@ from atp.domain.orders import (
 from atp.domain.portfolio import (
     base_of,
     entry_fill,
+    exit_pnls,
     exit_proceeds,
     realised_pnl,
     unrealised_pnl,
@@ -510,12 +511,10 @@ class Trader:
             return row.client_order_id
         # an exit: it closes every open position of the symbol (in this mode)
         held = [p for p in rows.open_positions(s, symbol=row.symbol) if p.mode == mode]
-        total = sum(p.quantity for p in held)
         proceeds = exit_proceeds(row.symbol, qty, price, state.fee, state.fee_currency)
         pnl = 0.0
-        for p in held:
-            share = p.quantity / total if total > 0 else 0.0
-            p_pnl = realised_pnl(p.cost, p.quantity, qty * share, proceeds * share)
+        for p, p_pnl in zip(held, exit_pnls([(p.cost, p.quantity) for p in held], qty,
+                                            proceeds), strict=True):
             pnl += p_pnl
             _close(p, "sell", price, p_pnl, now)
             rows.clear_notices(s, f"{p.symbol}:protection")
