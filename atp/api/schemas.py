@@ -30,7 +30,7 @@ from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN
 from atp.domain.presets import NUMERIC_RANGES
 from atp.events import EventKind
 
-Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
+Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED"]
 HealthStatus = Literal["ok", "degraded", "down"]
 
 
