@@ -205,6 +205,7 @@ class AlertSent(Event):
     message_id: int | None = None
     attempts: int = 0
     chat_id: str = ""
+    possible_repeat: bool = False  # sent again, marked: the earlier send's fate was unknown
 
 
 @_register(EventKind.ALERT_RETRY)
@@ -246,6 +247,7 @@ class SystemMessageSent(Event):
     source: str = ""
     message_id: int | None = None
     attempts: int = 0
+    possible_repeat: bool = False
 
 
 @_register(EventKind.SYSTEM_MESSAGE_RETRY)

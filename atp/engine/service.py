@@ -455,7 +455,7 @@ class Platform:
             decision_flips=dict(self.monitor.flips),
             outbox=OutboxStatus(stats.sent, stats.failed, stats.retries, stats.system_sent,
                                 stats.last_send_at, stats.last_error, stats.last_error_at,
-                                self.outbox.holding_lease),
+                                self.outbox.holding_lease, stats.repeats),
             telegram=TelegramStatus(
                 token_configured=s.telegram_bot_token is not None,
                 chat_configured=bool(s.telegram_chat_id),

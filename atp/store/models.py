@@ -387,6 +387,7 @@ class OutboxRow(Base):
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "decision_id"),
+        Index(None, "possible_repeat"),  # the repeat count: rare rows, read by the state
     )
 
 

@@ -96,6 +96,18 @@ class TelegramSender:
         except Exception as exc:
             raise classify(exc, self._token) from None
 
+    async def probe(self) -> None:
+        """A fresh getMe (not the cached one): does Telegram answer right now? Asked
+        before a possible repeat, so a repeat is sent only to a Bot API that answers."""
+        try:
+            if not self._ready:
+                await self._bot.initialize()  # getMe itself
+                self._ready = True
+            else:
+                await self._bot.get_me()
+        except Exception as exc:
+            raise classify(exc, self._token) from None
+
     async def aclose(self) -> None:
         await self._bot.shutdown()
         self._ready = False

@@ -40,10 +40,12 @@ def upgrade() -> None:
                                    nullable=True))
         batch.add_column(sa.Column("possible_repeat", sa.Boolean(), server_default=sa.false(),
                                    nullable=False))
+        batch.create_index("ix_outbox_possible_repeat", ["possible_repeat"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_index("ix_outbox_possible_repeat")
         batch.drop_column("possible_repeat")
         batch.drop_column("sending_since")
     op.execute("UPDATE alert_outcomes SET outcome = 'FAILED' WHERE outcome = 'ABANDONED'")
