@@ -196,6 +196,11 @@ class Platform:
         await self.check_telegram_token()
         self._stop.clear()
         await self.presence.acquire()
+        try:  # decisions a crash left without outcome: alerted if fresh, else ABANDONED
+            await self.monitor.complete_orphans()
+        except Exception as exc:  # the database is down: the next start completes them
+            log.error("completing decisions without outcome failed",
+                      error=f"{type(exc).__name__}: {exc}")
         self._tasks = [
             asyncio.create_task(self._presence(), name="atp-presence"),
             asyncio.create_task(self._readiness(), name="atp-readiness"),
