@@ -50,6 +50,7 @@ MAX_BACKOFF_S = 60.0
 REPEAT_MARKER = "🔁 possible repeat"  # the first line of a message sent a second time
 NO_THIRD_SEND = ("possible repeat's fate unknown too ({why}): not sent a third time; it may "
                  "have arrived twice (the second copy marked) or not at all")
+PROBE_EVERY_S = 1.0  # getMe at most this often while Telegram does not answer
 LEASE_RENEW_S = 5.0  # well inside the lease's 30 s: a live sender never loses it
 
 
@@ -87,6 +88,10 @@ class OutboxWorker:
     holding_lease: bool = False
     _lease_checked_at: float | None = None
     _recovered: bool = False  # rows left `sending` by a dead sender were looked at
+    # A send timed out (or a probe got no answer): no send until a getMe is answered,
+    # so one unknown fate is not followed by one per waiting message.
+    _unanswered: bool = False
+    _probed_at: float | None = None
     stats: OutboxStats = field(default_factory=OutboxStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -99,6 +104,8 @@ class OutboxWorker:
         if not self._recovered:
             await self.db.run(self._recover, self.clock.now())
             self._recovered = True
+        if self._unanswered and not await self._answers_again():
+            return 0
         messages = await self.db.run(self._due, self.clock.now(), limit)
         attempted = 0
         for message in messages:
@@ -169,8 +176,12 @@ class OutboxWorker:
             else:
                 await self.db.run(self._retry, message, exc, self.clock.now(),
                                   exc.kind is SendErrorKind.TIMEOUT)
-            # After a timeout the round ends: one unknown fate at a time, not one per message
-            return exc.kind is not SendErrorKind.TIMEOUT
+            # After a timeout nothing is sent until Telegram answers a getMe again: one
+            # unknown fate at a time, not one per waiting message
+            if exc.kind is SendErrorKind.TIMEOUT:
+                self._unanswered = True
+                return False
+            return True
         except PermanentSendError as exc:
             await self.db.run(self._failed, message, exc, self.clock.now())
             return True
@@ -179,6 +190,24 @@ class OutboxWorker:
             await self.db.run(self._failed, message, error, self.clock.now())
             return True
         await self.db.run(self._sent, message, message_id, self.clock.now(), None)
+        return True
+
+    async def _answers_again(self) -> bool:
+        """After a timeout: getMe (at most every PROBE_EVERY_S) until Telegram answers."""
+        probe = getattr(self.sender, "probe", None)
+        if probe is None or not self.production:
+            self._unanswered = False
+            return True
+        now = self.clock.monotonic()
+        if self._probed_at is not None and now - self._probed_at < PROBE_EVERY_S:
+            return False
+        self._probed_at = now
+        try:
+            await probe()
+        except SendError as exc:
+            self._note_error(exc, self.clock.now())
+            return False
+        self._unanswered = False
         return True
 
     async def _telegram_answers(self, message: _Message) -> bool:
@@ -193,6 +222,7 @@ class OutboxWorker:
             held = TransientSendError(f"possible repeat held until Telegram answers getMe: "
                                       f"{exc.reason}", kind=exc.kind)
             await self.db.run(self._retry, message, held, self.clock.now())
+            self._unanswered = True
             return False
         return True
 
