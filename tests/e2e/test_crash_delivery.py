@@ -126,14 +126,12 @@ async def test_frozen_telegram_delivers_every_alert_at_most_once_plus_a_marked_r
         watch(runs, symbols[2:])  # three alerts accepted while Telegram is frozen
 
         def timed_out() -> bool:
-            rows = [r for r in runs.rows(OutboxRow) if r.kind == "alert"]
-            return any(r.possible_repeat for r in rows) and any(
-                "held until Telegram answers" in (r.last_error or "") for r in rows)
+            return any(r.possible_repeat for r in runs.rows(OutboxRow) if r.kind == "alert")
 
-        await wait_for(timed_out, 45, "a send timed out and its repeat held for getMe")
+        await wait_for(timed_out, 45, "a send timed out (its fate unknown)")
         frozen_for = 0.0
         start = time.monotonic()
-        await asyncio.sleep(3)  # frozen a while longer: the repeat must keep waiting
+        await asyncio.sleep(4)  # frozen a while longer: getMe unanswered, nothing is sent
         frozen_for = time.monotonic() - start
         assert not tg.received(CHAT)[2:]  # nothing got through while frozen
         await tg.clear_fault("freeze")  # thaw: the held calls are carried out
@@ -147,4 +145,5 @@ async def test_frozen_telegram_delivers_every_alert_at_most_once_plus_a_marked_r
     runs.engine.dispose()
     with capsys.disabled():
         print(f"\nfrozen Telegram (+{frozen_for:.0f} s after the first timeout): {figures}")
-    assert figures["lost"] == 0 and figures["alerts"] == 5 and figures["repeats"] >= 1
+    assert figures["lost"] == 0 and figures["alerts"] == 5
+    assert figures["repeats"] == figures["doubled"] == 1  # one unknown fate, not one each
