@@ -154,6 +154,15 @@ class Settings(BaseSettings):
         description="Bot API server (self-hosted servers and the emulator work too).",
         json_schema_extra=_fix("set TELEGRAM_API_BASE to http(s)://host[:port]"),
     )
+    telegram_send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Seconds a Telegram send may wait for its answer; a send that times out "
+        "may have arrived, so it is repeated once, marked.",
+        json_schema_extra=_fix("set TELEGRAM_SEND_TIMEOUT_SECONDS to a number of seconds, "
+                               "e.g. 10"),
+    )
     telegram_allowed_chat_ids: str = Field(
         default="",
         description="Comma-separated chat ids allowed to send commands (the alert chat always is).",

@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     ALERT_SENT = "alert_sent"
     ALERT_RETRY = "alert_retry"
     ALERT_FAILED = "alert_failed"
+    ALERT_ABANDONED = "alert_abandoned"
     SYSTEM_MESSAGE_QUEUED = "system_message_queued"
     SYSTEM_MESSAGE_SENT = "system_message_sent"
     SYSTEM_MESSAGE_RETRY = "system_message_retry"
@@ -67,6 +68,7 @@ ALERT_OUTCOME_KINDS: dict[str, EventKind] = {
     "PENDING": EventKind.ALERT_PENDING,
     "SENT": EventKind.ALERT_SENT,
     "FAILED": EventKind.ALERT_FAILED,
+    "ABANDONED": EventKind.ALERT_ABANDONED,
 }
 EXCHANGE_KINDS: dict[str, EventKind] = {
     "auth": EventKind.EXCHANGE_AUTH,
@@ -205,6 +207,7 @@ class AlertSent(Event):
     message_id: int | None = None
     attempts: int = 0
     chat_id: str = ""
+    possible_repeat: bool = False  # sent again, marked: the earlier send's fate was unknown
 
 
 @_register(EventKind.ALERT_RETRY)
@@ -216,6 +219,18 @@ class AlertRetry(Event):
     attempts: int = 0
     retry_in_s: float = 0.0
     kind: str = ""
+
+
+@_register(EventKind.ALERT_ABANDONED)
+@dataclass(frozen=True, slots=True)
+class AlertAbandoned(Event):
+    KIND = EventKind.ALERT_ABANDONED
+    SEVERITY = "warning"
+    DOC = ("outcome ABANDONED: found without outcome at start (the process stopped between "
+           "decision and outcome), too old to alert")
+    side: str = ""
+    age_s: float = 0.0
+    limit_s: float = 0.0
 
 
 @_register(EventKind.ALERT_FAILED)
@@ -246,6 +261,7 @@ class SystemMessageSent(Event):
     source: str = ""
     message_id: int | None = None
     attempts: int = 0
+    possible_repeat: bool = False
 
 
 @_register(EventKind.SYSTEM_MESSAGE_RETRY)

@@ -83,6 +83,10 @@ class _PlatformCollector(Collector):
         sends.add_metric(["retry"], stats.retries)
         sends.add_metric(["system"], stats.system_sent)
         yield sends
+        yield CounterMetricFamily(
+            "atp_telegram_possible_repeats",
+            "Messages sent a second time with the possible-repeat marker (the first send's "
+            "fate was unknown: a timeout, or the process died mid-send)", value=stats.repeats)
         yield CounterMetricFamily("atp_telegram_conflicts", "getUpdates 409 conflicts",
                                   value=p.telegram.conflicts)
         yield CounterMetricFamily("atp_telegram_unauthorised_dropped",

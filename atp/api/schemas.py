@@ -30,7 +30,7 @@ from atp.api.deps import PRESET_PATTERN, SYMBOL_PATTERN
 from atp.domain.presets import NUMERIC_RANGES
 from atp.events import EventKind
 
-Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
+Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED"]
 HealthStatus = Literal["ok", "degraded", "down"]
 
 
@@ -401,6 +401,11 @@ class TelegramState(BaseModel):
     failed: int
     retries: int
     system_sent: int = Field(0, description="system (watchdog) messages delivered")
+    possible_repeats: int = Field(
+        0, description="messages this process sent a second time, marked 'possible repeat' "
+        "(the first send's fate was unknown: a timeout or a crash mid-send)")
+    possible_repeats_total: int = Field(
+        0, description="the same over the outbox's whole history (every process)")
     unauthorised_dropped: int = Field(
         0, description="messages from unknown chats dropped by the rate limit")
     outbox_pending: int

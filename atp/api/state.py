@@ -55,6 +55,8 @@ async def telegram_state(p: StatusDep, core: CoreDep) -> dict[str, Any]:
         "failed": o.failed,
         "retries": o.retries,
         "system_sent": o.system_sent,
+        "possible_repeats": o.repeats,
+        "possible_repeats_total": await core.outbox_repeats(),
         "outbox_pending": pending,
         "oldest_pending_age_seconds": (
             None if oldest is None else round((now - oldest).total_seconds(), 3)

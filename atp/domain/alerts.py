@@ -7,8 +7,9 @@ from typing import Literal
 
 from atp.domain.throttle import Side
 
-Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED"]
-OUTCOMES: tuple[Outcome, ...] = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED")
+Outcome = Literal["BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED"]
+OUTCOMES: tuple[Outcome, ...] = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED",
+                               "ABANDONED")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ class Limits:
     interval_seconds: float
     price_max_age_seconds: float  # an older (or as far future) price is unknown
     cycle_stale_after_seconds: float  # no finished cycle for this long: health degraded
+    # A BUY/SELL decision found without outcome at start: younger ones still alert, older
+    # ones are ABANDONED (an alert about a price this old would mislead).
+    orphan_max_age_seconds: float
     daily_candles: int = DAILY_CANDLES
     daily_refresh_seconds: float = DAILY_REFRESH_SECONDS
     unknown_warn_after_seconds: float = UNKNOWN_WARN_AFTER_SECONDS
@@ -32,4 +35,4 @@ def limits(interval_seconds: float) -> Limits:
         raise ValueError(f"interval_seconds must be > 0, not {interval_seconds!r}")
     two = 2.0 * interval_seconds
     return Limits(interval_seconds=interval_seconds, price_max_age_seconds=two,
-                  cycle_stale_after_seconds=two)
+                  cycle_stale_after_seconds=two, orphan_max_age_seconds=two)

@@ -4,7 +4,10 @@ Every BUY/SELL decision ends here with exactly one outcome: BLOCKED (once per ch
 decision; later decisions of the same blocked run point at that outcome through
 `alert_ref`), THROTTLED with its measured reason, or PENDING in the outbox, which the
 outbox worker turns into SENT or FAILED. Acceptance, the throttle state and the outbox
-row are written in one transaction, so a crash can never accept without enqueueing.
+row are written in one transaction, so a crash can never accept without enqueueing; the
+monitor passes its own unit (`process_in`), so a cycle's decisions and their outcomes
+commit together. ABANDONED is the outcome of a decision found without one at start and
+too old to alert (`abandon`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime
 from atp.domain.alerts import blocking_flag
 from atp.domain.throttle import Side, accept, throttle_verdict
 from atp.engine.intents import record_intent
-from atp.events import AlertBlocked, AlertPending, AlertThrottled, Event
+from atp.events import AlertAbandoned, AlertBlocked, AlertPending, AlertThrottled, Event
 from atp.logging import ALERT_EMIT, ALERT_THROTTLED, get_logger, log_marker
 from atp.store import repository as repo
 from atp.store.database import Database
@@ -81,20 +84,39 @@ class AlertPipeline:
         """A cycle's alerts in one transaction, each decision in its own savepoint: one
         decision's failure leaves it without outcome (named by `atp check`) and the
         others go on, without paying a commit per decision."""
+        with self.db.unit("alert_pipeline") as uow:
+            return self.process_in(uow, batch, now)
+
+    def process_in(
+        self, uow: UnitOfWork, batch: list[tuple[DecisionRecord, WatchItem]], now: datetime
+    ) -> list[AlertResult | Exception]:
+        """`process_many` inside the caller's transaction (the monitor's, which also holds
+        the decisions: both commit, or neither)."""
         if self.faults.drop_outcomes:
             # What a crash between decision and alert looks like: nothing is recorded.
             return [AlertResult(r.decision_id, "DROPPED", "fault alert-drop") for r, _ in batch]
         results: list[AlertResult | Exception] = []
-        with self.db.unit("alert_pipeline") as uow:
-            for record, item in batch:
-                runs = dict(self._blocked_runs)
-                try:
-                    with uow.savepoint():
-                        results.append(self._process(uow, record, item, now))
-                except StoreError as exc:
-                    self._blocked_runs = runs  # the savepoint's in-memory effects go too
-                    results.append(exc)
+        for record, item in batch:
+            runs = dict(self._blocked_runs)
+            try:
+                with uow.savepoint():
+                    results.append(self._process(uow, record, item, now))
+            except StoreError as exc:
+                self._blocked_runs = runs  # the savepoint's in-memory effects go too
+                results.append(exc)
         return results
+
+    def abandon(self, uow: UnitOfWork, record: DecisionRecord, now: datetime, age_s: float,
+                limit_s: float, why: str) -> AlertResult:
+        """The outcome of an orphan too old to alert: ABANDONED, saying why and how old."""
+        reason = (f"{why}; found {age_s:.0f} s after the decision (limit {limit_s:.0f} s): "
+                  "too old to alert")
+        self._outcome(uow, record, "ABANDONED", reason, now,
+                      AlertAbandoned(side=record.side, age_s=round(age_s, 1),
+                                     limit_s=limit_s))
+        log.warning("alert abandoned", symbol=record.symbol, side=record.side,
+                    decision_id=record.decision_id, reason=reason)
+        return AlertResult(record.decision_id, "ABANDONED", reason)
 
     def _process(
         self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem, now: datetime

@@ -327,6 +327,11 @@ class Core:
         result: tuple[int, datetime | None] = await self._read(queries.outbox_depth)
         return result
 
+    async def outbox_repeats(self) -> int:
+        """Messages ever sent as a marked possible repeat (durable, every process)."""
+        result: int = await self._read(queries.outbox_repeats)
+        return result
+
     async def last_exchange_failure_at(self) -> datetime | None:
         result: datetime | None = await self._read(queries.last_exchange_failure_at)
         return result

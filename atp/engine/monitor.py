@@ -8,6 +8,10 @@ Every enabled symbol gets a stored decision every cycle: missing market data or 
 overrides go into `evaluate` with their cause and come out as a WAIT naming them
 (business-rules §1). Only a bug inside `evaluate` skips a symbol (`symbol_skipped`, an
 error, counted in `evaluation_errors`); the cycle goes on.
+
+A cycle's decisions and their alert outcomes commit in one transaction: a crash leaves
+both or neither (issue 14). What an older version (or a per-decision database error) left
+without outcome is completed at start by `complete_orphans`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import datetime
 from atp.domain.alerts import is_new_signal
 from atp.domain.limits import Limits, limits
 from atp.domain.signals import Decision, evaluate
+from atp.domain.throttle import Side
 from atp.engine.alerts import AlertPipeline, AlertResult, DecisionRecord
 from atp.engine.clock import Clock
 from atp.engine.ports import MarketData, MarketSnapshot
@@ -30,6 +35,7 @@ from atp.events import MonitorCycle, SymbolSkipped
 from atp.logging import MONITOR, STRATEGY, get_logger, log_marker, log_markers
 from atp.store import repository as repo
 from atp.store.database import Database
+from atp.store.errors import StoreError
 from atp.store.journal import record
 from atp.store.repository import WatchItem
 
@@ -100,8 +106,9 @@ class SignalMonitor:
             for item in items[index : index + CHUNK]:
                 evaluated.append(self._evaluate(item, snapshots.get(item.symbol), started))
             await asyncio.sleep(0)
-        await self.db.run(self._store, cycle_id, evaluated, started)
-        results = await self._alerts(evaluated, started)
+        batch = self._alert_batch(evaluated)
+        results = self._results(
+            batch, await self.db.run(self._store, cycle_id, evaluated, batch, started))
         finished = self.clock.now()
         duration_ms = (time.perf_counter() - t0) * 1000
         lag_ms = 0.0 if scheduled_at is None else (started - scheduled_at).total_seconds() * 1000
@@ -155,7 +162,10 @@ class SignalMonitor:
                else round((now - snap.price_at).total_seconds(), 3))
         return _Evaluated(item, decision_id, decision, error, age)
 
-    def _store(self, cycle_id: int, evaluated: list[_Evaluated], now: datetime) -> None:
+    def _store(self, cycle_id: int, evaluated: list[_Evaluated],
+               batch: list[tuple[DecisionRecord, WatchItem]],
+               now: datetime) -> list[AlertResult | Exception]:
+        """The decisions and their alert outcomes, one transaction."""
         lines: list[tuple[str, dict[str, object]]] = []
         rows: list[dict[str, object]] = []
         with self.db.unit("decisions") as uow:
@@ -191,9 +201,14 @@ class SignalMonitor:
                     "buy_index": d.buy_index, **d.flags,
                 }))
             repo.insert_decisions(uow.session, rows)
+            outcomes = self.pipeline.process_in(uow, batch, now) if batch else []
         log_markers(LOGGER, lines)
+        return outcomes
 
-    async def _alerts(self, evaluated: list[_Evaluated], now: datetime) -> list[AlertResult]:
+    def _alert_batch(
+        self, evaluated: list[_Evaluated]
+    ) -> list[tuple[DecisionRecord, WatchItem]]:
+        """The cycle's BUY/SELL decisions for the pipeline (and the flip counts)."""
         batch: list[tuple[DecisionRecord, WatchItem]] = []
         for e in evaluated:
             if e.decision is None:
@@ -214,24 +229,70 @@ class SignalMonitor:
                 reasons=e.decision.reasons, atr=e.decision.indicators.atr,
             )
             batch.append((record, e.item))
-        if not batch:
-            return []
-        try:
-            outcomes = await self.db.run(self.pipeline.process_many, batch, now)
-        except Exception as exc:  # the database failed the whole batch: loud, not fatal
-            log.error("alert pipeline failed for the cycle", decisions=len(batch),
-                      error=f"{type(exc).__name__}: {exc}")
-            return []
+        return batch
+
+    def _results(self, batch: list[tuple[DecisionRecord, WatchItem]],
+                 outcomes: list[AlertResult | Exception]) -> list[AlertResult]:
         results: list[AlertResult] = []
-        for (record, _), result in zip(batch, outcomes, strict=True):
+        for (rec, _), result in zip(batch, outcomes, strict=True):
             if isinstance(result, Exception):
                 # Recorded loudly; the decision stays without outcome and `atp check`
                 # names it (failure mode 1), the other symbols go on.
-                log.error("alert pipeline failed", symbol=record.symbol,
-                          decision_id=record.decision_id,
+                log.error("alert pipeline failed", symbol=rec.symbol,
+                          decision_id=rec.decision_id,
                           error=f"{type(result).__name__}: {result}")
             else:
                 results.append(result)
+        return results
+
+    # ── start: orphans ─────────────────────────────────────────────────────────────────
+
+    async def complete_orphans(self) -> dict[str, int]:
+        """Every BUY/SELL decision left without outcome (a crash between the two before
+        they shared a transaction, or a decision's own database error) gets one: still
+        fresh ones go through the alert pipeline (an accepted trade-enabled one gets its
+        order intent too), older ones are ABANDONED with the reason. Returns the counts."""
+        now = self.clock.now()
+        counts: Counter[str] = Counter()
+        results = await self.db.run(self._complete_orphans, now)
+        for result in results:
+            counts[result.outcome if isinstance(result, AlertResult) else "error"] += 1
+        if results:
+            log.warning("decisions without outcome completed at start", **dict(counts))
+        return dict(counts)
+
+    def _complete_orphans(self, now: datetime) -> list[AlertResult | Exception]:
+        limit = self.limits.orphan_max_age_seconds
+        with self.db.unit("alert_orphans") as uow:
+            orphans = repo.orphan_decisions(uow.session)
+            if not orphans:
+                return []
+            items = {i.symbol: i for i in repo.load_watchlist(uow.session)}
+            fresh: list[tuple[DecisionRecord, WatchItem]] = []
+            results: list[AlertResult | Exception] = []
+            for row in orphans:
+                side: Side = "BUY" if row.decision == "BUY" else "SELL"
+                atr = (row.indicators or {}).get("atr")
+                record = DecisionRecord(
+                    decision_id=row.id, symbol=row.symbol, side=side, preset=row.preset,
+                    price=row.price, buy_index=row.buy_index,
+                    reasons=tuple(row.reasons or ()),
+                    atr=float(atr) if isinstance(atr, int | float) else None)
+                age = (now - row.created_at).total_seconds()
+                item = items.get(row.symbol)
+                if item is not None and age <= limit:
+                    fresh.append((record, item))
+                    continue
+                why = ("the process stopped between the decision and its outcome"
+                       if item is not None else
+                       "the symbol is no longer enabled on the watchlist")
+                try:
+                    with uow.savepoint():  # another replica may complete it first
+                        results.append(self.pipeline.abandon(uow, record, now, age, limit,
+                                                             why))
+                except StoreError as exc:
+                    results.append(exc)
+            results += self.pipeline.process_in(uow, fresh, now)
         return results
 
     def _finish(self, stats: CycleStats) -> None:

@@ -4,6 +4,12 @@ Messages live in the database until Telegram confirms them, so an outage or a cr
 delays delivery. Transient errors back off (honouring Telegram's `retry_after`);
 permanent ones end as FAILED with the reason. Only the production instance talks to the
 real chat; any other logs what it would have sent (origin gatekeeper, failure mode 7).
+
+A send whose fate is unknown (it timed out, or the process died while it was in flight:
+the row is marked `sending` before each send) may have reached the chat. It is sent once
+more, only after Telegram answers a getMe again, with REPEAT_MARKER on top, and never a
+third time: if the repeat's fate is unknown too, the message ends FAILED saying so.
+Refused connections, 5xx and 429 happen before anything was delivered: plain retries.
 """
 
 from __future__ import annotations
@@ -29,13 +35,22 @@ from atp.store import outbox as rows
 from atp.store.database import Database
 from atp.store.journal import record
 from atp.store.uow import UnitOfWork
-from atp.telegram.errors import PermanentSendError, SendError, TransientSendError
+from atp.telegram.errors import (
+    PermanentSendError,
+    SendError,
+    SendErrorKind,
+    TransientSendError,
+)
 from atp.telegram.lease import Lease
 from atp.telegram.ratelimit import RateLimiter
 
 log = get_logger("atp.outbox")
 
 MAX_BACKOFF_S = 60.0
+REPEAT_MARKER = "🔁 possible repeat"  # the first line of a message sent a second time
+NO_THIRD_SEND = ("possible repeat's fate unknown too ({why}): not sent a third time; it may "
+                 "have arrived twice (the second copy marked) or not at all")
+PROBE_EVERY_S = 1.0  # getMe at most this often while Telegram does not answer
 LEASE_RENEW_S = 5.0  # well inside the lease's 30 s: a live sender never loses it
 
 
@@ -55,6 +70,7 @@ class OutboxStats:
     failed: int = 0
     retries: int = 0
     system_sent: int = 0
+    repeats: int = 0  # messages sent a second time, marked (the first send's fate unknown)
     last_send_at: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
@@ -71,6 +87,11 @@ class OutboxWorker:
     lease: Lease | None = None
     holding_lease: bool = False
     _lease_checked_at: float | None = None
+    _recovered: bool = False  # rows left `sending` by a dead sender were looked at
+    # A send timed out (or a probe got no answer): no send until a getMe is answered,
+    # so one unknown fate is not followed by one per waiting message.
+    _unanswered: bool = False
+    _probed_at: float | None = None
     stats: OutboxStats = field(default_factory=OutboxStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -80,13 +101,19 @@ class OutboxWorker:
         A message the rate limiter holds back stays pending for the next round: the
         worker never sleeps on the limiter, so an injected clock drives it in tests.
         """
+        if not self._recovered:
+            await self.db.run(self._recover, self.clock.now())
+            self._recovered = True
+        if self._unanswered and not await self._answers_again():
+            return 0
         messages = await self.db.run(self._due, self.clock.now(), limit)
         attempted = 0
         for message in messages:
             if self.limiter is not None and self.limiter.try_acquire(message.chat_id) > 0:
                 continue
-            await self._deliver(message)
             attempted += 1
+            if not await self._deliver(message):
+                break  # Telegram does not answer: the rest waits for the next round
         return attempted
 
     async def step(self) -> int:
@@ -97,6 +124,8 @@ class OutboxWorker:
         if self.lease is not None and (due or not self.holding_lease):
             self._lease_checked_at = now
             held = await (self.lease.renew() if self.holding_lease else self.lease.acquire())
+            if held and not self.holding_lease:
+                self._recovered = False  # a dead holder may have left rows mid-send
             if held != self.holding_lease:
                 log.info("outbox sender lease " + ("acquired" if held else "lost"),
                          instance=self.instance)
@@ -121,41 +150,118 @@ class OutboxWorker:
         with self.db.unit("outbox_read") as uow:
             return rows.due(uow.session, now, limit)
 
-    async def _deliver(self, message: _Message) -> None:
+    async def _deliver(self, message: _Message) -> bool:
+        """One message's attempt; False when Telegram did not answer (a timeout, or no
+        answer to the probe before a repeat): the round stops there."""
         if not self.production or self.sender is None:
             log.info("origin gatekeeper: not the production instance, message logged only",
                      chat_id=message.chat_id, decision_id=message.decision_id,
                      text=message.text)
             await self.db.run(self._sent, message, None, self.clock.now(),
                               "logged only: not the production instance")
-            return
+            return True
+        text = message.text
+        if message.possible_repeat:
+            if not await self._telegram_answers(message):
+                return False
+            text = f"{REPEAT_MARKER}\n{text}"
+        if not await self.db.run(self._sending, message, self.clock.now()):
+            return True
         try:
-            message_id = await self.sender.send(message.chat_id, message.text)
+            message_id = await self.sender.send(message.chat_id, text)
         except TransientSendError as exc:
-            await self.db.run(self._retry, message, exc, self.clock.now())
-            return
+            if exc.kind is SendErrorKind.TIMEOUT and message.possible_repeat:
+                error = PermanentSendError(NO_THIRD_SEND.format(why=exc.reason), exc.kind)
+                await self.db.run(self._failed, message, error, self.clock.now())
+            else:
+                await self.db.run(self._retry, message, exc, self.clock.now(),
+                                  exc.kind is SendErrorKind.TIMEOUT)
+            # After a timeout nothing is sent until Telegram answers a getMe again: one
+            # unknown fate at a time, not one per waiting message
+            if exc.kind is SendErrorKind.TIMEOUT:
+                self._unanswered = True
+                return False
+            return True
         except PermanentSendError as exc:
             await self.db.run(self._failed, message, exc, self.clock.now())
-            return
+            return True
         except Exception as exc:  # a bug in the send path is a FAILED alert, never silent
             error = PermanentSendError(f"send path error: {type(exc).__name__}: {exc}")
             await self.db.run(self._failed, message, error, self.clock.now())
-            return
+            return True
         await self.db.run(self._sent, message, message_id, self.clock.now(), None)
+        return True
+
+    async def _answers_again(self) -> bool:
+        """After a timeout: getMe (at most every PROBE_EVERY_S) until Telegram answers."""
+        probe = getattr(self.sender, "probe", None)
+        if probe is None or not self.production:
+            self._unanswered = False
+            return True
+        now = self.clock.monotonic()
+        if self._probed_at is not None and now - self._probed_at < PROBE_EVERY_S:
+            return False
+        self._probed_at = now
+        try:
+            await probe()
+        except SendError as exc:
+            self._note_error(exc, self.clock.now())
+            return False
+        self._unanswered = False
+        return True
+
+    async def _telegram_answers(self, message: _Message) -> bool:
+        """getMe before a possible repeat: a Telegram that does not answer could swallow
+        the repeat's fate too. Not answering holds the message back (a plain retry)."""
+        probe = getattr(self.sender, "probe", None)
+        if probe is None:
+            return True
+        try:
+            await probe()
+        except SendError as exc:
+            held = TransientSendError(f"possible repeat held until Telegram answers getMe: "
+                                      f"{exc.reason}", kind=exc.kind)
+            await self.db.run(self._retry, message, held, self.clock.now())
+            self._unanswered = True
+            return False
+        return True
+
+    def _recover(self, now: datetime) -> None:
+        """Rows a dead sender left `sending`: their send's fate is unknown. A first send
+        becomes a possible repeat; a repeat is not sent a third time."""
+        with self.db.unit("outbox_recover") as uow:
+            found = rows.in_flight(uow.session)
+        for f in found:
+            why = "the process stopped while sending it"
+            if f.was_repeat:
+                self._failed(f.message, PermanentSendError(
+                    NO_THIRD_SEND.format(why=why), SendErrorKind.TIMEOUT), now)
+            else:
+                self._retry(f.message, TransientSendError(
+                    f"fate unknown: {why}", kind=SendErrorKind.TIMEOUT), now, True, delay=0.0)
+
+    def _sending(self, message: _Message, now: datetime) -> bool:
+        with self.db.unit("outbox_sending") as uow:
+            return rows.mark_sending(uow.session, message, now)
 
     def _sent(
         self, message: _Message, message_id: int | None, now: datetime, note: str | None
     ) -> None:
+        repeat = message.possible_repeat and self.production and self.sender is not None
         with self.db.unit("outbox_sent") as uow:
             attempts = rows.mark_sent(uow.session, message, message_id, now, note)
             if attempts is None:
                 return
             event: Event = (
-                AlertSent(message_id=message_id, attempts=attempts, chat_id=message.chat_id)
+                AlertSent(message_id=message_id, attempts=attempts, chat_id=message.chat_id,
+                          possible_repeat=repeat)
                 if message.is_alert else
                 SystemMessageSent(source=message.kind, message_id=message_id,
-                                  attempts=attempts))
-            self._record(uow, event, message, now, note or f"message {message_id}")
+                                  attempts=attempts, possible_repeat=repeat))
+            self._record(uow, event, message, now, note or f"message {message_id}"
+                         + (" (possible repeat, marked)" if repeat else ""))
+        if repeat:
+            self.stats.repeats += 1
         if not message.is_alert:
             # A system message (the watchdog's) has a marker of its own: log-based tools
             # count ALERT_EMIT_FINAL lines as alerts.
@@ -175,12 +281,16 @@ class OutboxWorker:
         record(uow.session, event, at=now, instance=self.instance,
                symbol=message.symbol, decision_id=message.decision_id, message=text)
 
-    def _retry(self, message: _Message, exc: TransientSendError, now: datetime) -> None:
+    def _retry(self, message: _Message, exc: TransientSendError, now: datetime,
+               unknown: bool = False, delay: float | None = None) -> None:
+        """Due again after a backoff; `unknown`: the send may have arrived (a timeout),
+        so the next one is the marked repeat."""
         attempts = message.attempts + 1
-        delay = backoff_seconds(attempts, exc.retry_after)
+        if delay is None:
+            delay = backoff_seconds(attempts, exc.retry_after)
         with self.db.unit("outbox_retry") as uow:
             if not rows.mark_retry(uow.session, message, attempts, exc.reason,
-                                   now + timedelta(seconds=delay)):
+                                   now + timedelta(seconds=delay), possible_repeat=unknown):
                 return
             event: Event = (
                 AlertRetry(attempts=attempts, retry_in_s=delay, kind=str(exc.kind))

@@ -50,6 +50,13 @@ class AlertSender(Protocol):
         ...
 
 
+class TelegramProbe(Protocol):
+    """Optional on a sender: `probe()` asks getMe now and raises a SendError if Telegram
+    does not answer. The outbox asks it before sending a possible repeat."""
+
+    async def probe(self) -> None: ...
+
+
 class Broker(Protocol):
     """Where orders go: the paper broker in dry run, the exchange when live. Same answers
     (`atp.domain.trading`), so the trader cannot tell them apart and no rule is written twice.

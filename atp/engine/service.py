@@ -197,6 +197,11 @@ class Platform:
         await self.check_telegram_token()
         self._stop.clear()
         await self.presence.acquire()
+        try:  # decisions a crash left without outcome: alerted if fresh, else ABANDONED
+            await self.monitor.complete_orphans()
+        except Exception as exc:  # the database is down: the next start completes them
+            log.error("completing decisions without outcome failed",
+                      error=f"{type(exc).__name__}: {exc}")
         self._tasks = [
             asyncio.create_task(self._presence(), name="atp-presence"),
             asyncio.create_task(self._readiness(), name="atp-readiness"),
@@ -488,7 +493,7 @@ class Platform:
             decision_flips=dict(self.monitor.flips),
             outbox=OutboxStatus(stats.sent, stats.failed, stats.retries, stats.system_sent,
                                 stats.last_send_at, stats.last_error, stats.last_error_at,
-                                self.outbox.holding_lease),
+                                self.outbox.holding_lease, stats.repeats),
             telegram=TelegramStatus(
                 token_configured=s.telegram_bot_token is not None,
                 chat_configured=bool(s.telegram_chat_id),

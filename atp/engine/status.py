@@ -32,6 +32,7 @@ class OutboxStatus:
     last_error: str | None = None
     last_error_at: datetime | None = None
     holding_lease: bool = False
+    repeats: int = 0  # sent a second time, marked: the first send's fate was unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ NAMING_CONVENTION: Final[dict[str, str]] = {
 SEVERITIES: Final = ("info", "warning", "error")
 DECISIONS: Final = ("BUY", "SELL", "WAIT")
 SIDES: Final = ("BUY", "SELL")
-OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED")
+OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED")
 OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order")
 OUTBOX_STATUSES: Final = ("pending", "sent", "failed")
 AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist")
@@ -268,6 +268,7 @@ class DecisionRow(Base):
         Index(None, "symbol", "created_at"),
         Index(None, "decision", "created_at"),
         Index(None, "cycle_id"),
+        Index(None, "created_at"),  # every windowed page and `atp check` read
     )
 
 
@@ -330,6 +331,7 @@ class AlertOutcomeRow(Base):
         CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
         Index(None, "outcome", "created_at"),
         Index(None, "symbol", "created_at"),
+        Index(None, "created_at"),
     )
 
 
@@ -372,12 +374,20 @@ class OutboxRow(Base):
     origin: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = _created_at()
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Set (and committed) just before a send, cleared by its answer: a row found with it
+    # set was in flight when the process died, so its fate is unknown.
+    sending_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The next (and last) send is a possible repeat: the earlier one's fate is unknown.
+    possible_repeat: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     __table_args__ = (
         CheckConstraint(_one_of("kind", OUTBOX_KINDS), name="kind"),
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "decision_id"),
+        Index(None, "possible_repeat"),  # the repeat count: rare rows, read by the state
     )
 
 
@@ -434,6 +444,7 @@ class OrderRow(Base):
         Index(None, "symbol", "created_at"),
         Index(None, "parent_client_order_id"),
         Index(None, "status"),
+        Index(None, "created_at"),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from atp.store import outbox as outbox_rows
 from atp.store import repository as repo
 from atp.store.models import (
     AlertOutcomeRow,
@@ -213,6 +214,10 @@ def processes(session: Session, prefix: str, now: datetime) -> list[dict[str, An
 
 def outbox_depth(session: Session) -> tuple[int, datetime | None]:
     return repo.outbox_depth(session)
+
+
+def outbox_repeats(session: Session) -> int:
+    return outbox_rows.count_repeats(session)
 
 
 def last_exchange_failure_at(session: Session) -> datetime | None:

@@ -246,7 +246,8 @@ def outcome_counts(session: Session, since: datetime | None = None) -> dict[str,
     query = select(AlertOutcomeRow.outcome, func.count()).group_by(AlertOutcomeRow.outcome)
     if since is not None:
         query = query.where(AlertOutcomeRow.created_at >= since)
-    counts = {o.lower(): 0 for o in ("SENT", "THROTTLED", "BLOCKED", "FAILED", "PENDING")}
+    counts = {o.lower(): 0 for o in ("SENT", "THROTTLED", "BLOCKED", "FAILED", "PENDING",
+                                     "ABANDONED")}
     for outcome, n in session.execute(query):
         counts[str(outcome).lower()] = int(n)
     return counts
@@ -267,6 +268,18 @@ def set_alert_ref(session: Session, decision_id: str, covered_by: str) -> None:
     session.execute(
         update(DecisionRow).where(DecisionRow.id == decision_id).values(alert_ref=covered_by)
     )
+
+
+def orphan_decisions(session: Session, limit: int = 5000) -> list[DecisionRow]:
+    """BUY/SELL decisions with no outcome of their own and no BLOCKED run covering them:
+    what a crash between a decision and its outcome left behind (failure mode 1)."""
+    has_outcome = select(AlertOutcomeRow.id).where(
+        AlertOutcomeRow.decision_id == DecisionRow.id).exists()
+    query = (select(DecisionRow)
+             .where(DecisionRow.decision.in_(("BUY", "SELL")), DecisionRow.alert_ref.is_(None),
+                    ~has_outcome)
+             .order_by(DecisionRow.created_at, DecisionRow.id).limit(limit))
+    return list(session.scalars(query))
 
 
 def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:

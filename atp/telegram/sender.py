@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from atp.config import Settings
-from atp.telegram.errors import classify
+from atp.telegram.errors import SendErrorKind, TransientSendError, classify
 from atp.telegram.redact import install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -64,19 +64,30 @@ class TelegramSender:
         return cls(
             settings.telegram_bot_token.get_secret_value(),
             api_base=settings.telegram_api_base or DEFAULT_API_BASE,
-            **options,  # type: ignore[arg-type]
+            **{"read_timeout": settings.telegram_send_timeout_seconds,
+               "write_timeout": settings.telegram_send_timeout_seconds,
+               **options},  # type: ignore[arg-type]
         )
 
     def __repr__(self) -> str:  # the default would be harmless, but say so explicitly
         return "TelegramSender(token=<redacted>)"
 
     async def send(self, chat_id: int | str, text: str) -> int:
-        """Send `text` to `chat_id` as plain text; returns Telegram's message id."""
-        try:
-            if not self._ready:
-                # getMe once: validates the token; retried on the next send if it failed.
+        """Send `text` to `chat_id` as plain text; returns Telegram's message id.
+
+        A timeout of the getMe before the first send is a plain network error: nothing was
+        sent, so the message is no possible repeat (only a sendMessage's timeout is)."""
+        if not self._ready:
+            # getMe once: validates the token; retried on the next send if it failed.
+            try:
                 await self._bot.initialize()
-                self._ready = True
+            except Exception as exc:
+                error = classify(exc, self._token)
+                if error.kind is SendErrorKind.TIMEOUT:
+                    error = TransientSendError(f"getMe before sending: {error.reason}")
+                raise error from None
+            self._ready = True
+        try:
             message = await self._bot.send_message(chat_id=chat_id, text=text)
         except Exception as exc:
             error = classify(exc, self._token)
@@ -93,6 +104,18 @@ class TelegramSender:
                 await self._bot.initialize()
                 self._ready = True
             return str(self._bot.username)
+        except Exception as exc:
+            raise classify(exc, self._token) from None
+
+    async def probe(self) -> None:
+        """A fresh getMe (not the cached one): does Telegram answer right now? Asked
+        before a possible repeat, so a repeat is sent only to a Bot API that answers."""
+        try:
+            if not self._ready:
+                await self._bot.initialize()  # getMe itself
+                self._ready = True
+            else:
+                await self._bot.get_me()
         except Exception as exc:
             raise classify(exc, self._token) from None
 

@@ -63,5 +63,11 @@ def test_order_fault_specs():
     assert parse_fault("conditional-denied") == {"conditional_denied": True}
     assert parse_fault("order-answer-lost") == {"answer_lost_next": 1}
     assert parse_fault("order-answer-lost:3") == {"answer_lost_next": 3}
+    assert parse_fault("order-answer-slow:20") == {"answer_slow_seconds": 20.0,
+                                                   "answer_slow_next": 1}
+    assert parse_fault("order-answer-slow:2.5:3") == {"answer_slow_seconds": 2.5,
+                                                      "answer_slow_next": 3}
+    with pytest.raises(ValueError):
+        parse_fault("order-answer-slow:soon")
     with pytest.raises(ValueError):
         parse_fault("order-reject:abc")

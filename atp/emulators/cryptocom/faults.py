@@ -17,6 +17,8 @@
   as for a key without permission for conditional orders; reads and cancels still work
 - `order-answer-lost[:N]`: the next N (default 1) create orders are placed, then the
   connection is closed without an answer: the client sees a network error, the order exists
+- `order-answer-slow:SECONDS[:N]`: the next N (default 1) create orders are placed at once
+  and answered SECONDS later (a client killed meanwhile never learns the order exists)
 
 `down` drops every connection without answering rather than answering 503, because that is
 what a dead host looks like to a client (ccxt: ExchangeNotAvailable); the port stays open so
@@ -46,6 +48,8 @@ class Faults:
     order_reject_code: int | None = None
     conditional_denied: bool = False
     answer_lost_next: int = 0
+    answer_slow_seconds: float = 0.0
+    answer_slow_next: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,8 +102,16 @@ def parse_fault(spec: str) -> dict[str, Any]:
         return {"conditional_denied": True}
     if name == "order-answer-lost":
         return {"answer_lost_next": int(arg) if arg else 1}
+    if name == "order-answer-slow":
+        seconds, _, count = arg.partition(":")
+        try:
+            return {"answer_slow_seconds": float(seconds),
+                    "answer_slow_next": int(count) if count else 1}
+        except ValueError:
+            raise ValueError("order-answer-slow needs seconds: order-answer-slow:30[:N]") from None
     raise ValueError(
         f"unknown exchange fault {spec!r}; known: bad-credentials, exchange-auth, clock-skew[:S], "
         "ip-not-allowlisted, rate-limit[:N], malformed:SYMBOL, stale-ticker:SYMBOL, slow[:S], "
-        "down, unavailable, order-reject:CODE, conditional-denied, order-answer-lost[:N]"
+        "down, unavailable, order-reject:CODE, conditional-denied, order-answer-lost[:N], "
+        "order-answer-slow:S[:N]"
     )

@@ -52,7 +52,7 @@ PREFIX = "/exchange/v1"
 DEFAULT_BALANCES = {"USDT": "100000", "USD": "100000", "BTC": "1", "ETH": "10"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADV = "private/advanced/"
-# Methods that place orders: what `order-reject`, `order-answer-lost` act on.
+# Methods that place orders: what `order-reject`, `order-answer-lost`, `-slow` act on.
 CREATE_METHODS = frozenset({"private/create-order", "private/create-order-list",
                             ADV + "create-order", ADV + "create-oco"})
 # The exchange's "create/cancel" rate-limit class: 15 requests per 100 ms per API key.
@@ -397,6 +397,11 @@ class CryptoComEmulator:
             if request.transport is not None:
                 request.transport.close()
             raise asyncio.CancelledError
+        if method in CREATE_METHODS and self.faults.answer_slow_next > 0:
+            # `order-answer-slow`: placed now, answered late (the order stays placed even
+            # when the client is gone by then)
+            self.faults.answer_slow_next -= 1
+            await asyncio.sleep(self.faults.answer_slow_seconds)
         return web.json_response(_envelope(req_id, method, result))
 
     def _order_gate(self, key: str, method: str) -> None:

@@ -17,6 +17,12 @@ class Fault(StrEnum):
     BLOCKED_CHAT = "blocked_chat"  # sendMessage to a named chat answers 403 (bot blocked)
     INVALID_TOKEN = "invalid_token"  # every Bot API call answers 401 Unauthorized
     SERVER_ERROR = "server_error"  # every Bot API call answers 502 Bad Gateway
+    # sendMessage delivers at once and answers `seconds` later (a slow Bot API: the
+    # message is in the chat while the sender still waits)
+    SLOW = "slow"
+    # SIGSTOP-like: connections are accepted and read, nothing is answered; on thaw every
+    # held call is carried out (its messages delivered) and answered, however late
+    FREEZE = "freeze"
 
 
 def fault_name(text: str) -> Fault:
@@ -36,6 +42,7 @@ class FaultSpec:
     fault: Fault
     retry_after: int | None = None
     chat_id: int | None = None
+    seconds: float | None = None  # `slow:SECONDS`
 
     @classmethod
     def parse(cls, text: str) -> FaultSpec:
@@ -43,6 +50,11 @@ class FaultSpec:
         fault = fault_name(name)
         if fault is Fault.RATE_LIMIT:
             return cls(fault, retry_after=_int(arg, "retry_after") if arg else 1)
+        if fault is Fault.SLOW:
+            try:
+                return cls(fault, seconds=float(arg) if arg else 2.0)
+            except ValueError:
+                raise ValueError(f"slow takes seconds, got '{arg}'") from None
         if fault is Fault.BLOCKED_CHAT:
             if not arg:
                 raise ValueError("blocked_chat needs a chat id: blocked_chat:<chat_id>")
@@ -69,6 +81,8 @@ class FaultState:
     server_error: bool = False
     rate_limit_retry_after: int | None = None
     blocked_chats: set[int] = field(default_factory=set)
+    slow_seconds: float | None = None
+    frozen: bool = False
 
     def snapshot(self) -> dict[str, object]:
         return {
@@ -78,6 +92,8 @@ class FaultState:
             "server_error": self.server_error,
             "rate_limit": self.rate_limit_retry_after,
             "blocked_chats": sorted(self.blocked_chats),
+            "slow": self.slow_seconds,
+            "freeze": self.frozen,
         }
 
     def active(self) -> list[str]:
@@ -86,4 +102,8 @@ class FaultState:
         if self.rate_limit_retry_after is not None:
             names.append(f"{Fault.RATE_LIMIT.value}:{self.rate_limit_retry_after}")
         names.extend(f"{Fault.BLOCKED_CHAT.value}:{c}" for c in sorted(self.blocked_chats))
+        if self.slow_seconds is not None:
+            names.append(f"{Fault.SLOW.value}:{self.slow_seconds:g}")
+        if self.frozen:
+            names.append(Fault.FREEZE.value)
         return names

@@ -70,6 +70,8 @@ class TelegramEmulator:
         self._site: web.SockSite | None = None
         self._control_site: web.SockSite | None = None
         self._lock = asyncio.Lock()
+        self._thawed = asyncio.Event()  # cleared while the `freeze` fault is on
+        self._thawed.set()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class TelegramEmulator:
         return self.base_url
 
     async def stop(self) -> None:
+        self._thawed.set()  # held calls finish instead of hanging the shutdown
         if self._runner is not None:
             runner, self._runner = self._runner, None
             self._site = self._control_site = None
@@ -185,13 +188,16 @@ class TelegramEmulator:
         return self.state.faults.snapshot()
 
     async def set_fault(
-        self, name: str | Fault, *, retry_after: int = 1, chat_id: int | None = None
+        self, name: str | Fault, *, retry_after: int = 1, chat_id: int | None = None,
+        seconds: float | None = None,
     ) -> None:
-        """Turn a fault on now (see `Fault`); `outage` closes the listening socket."""
+        """Turn a fault on now (see `Fault`); `outage` closes the listening socket;
+        `slow` delays sendMessage's answer by `seconds`."""
         fault = fault_name(str(name))
         if fault is Fault.BLOCKED_CHAT and chat_id is None:
             raise ValueError("blocked_chat needs chat_id")
-        await self._apply(FaultSpec(fault, retry_after=retry_after, chat_id=chat_id), on=True)
+        await self._apply(FaultSpec(fault, retry_after=retry_after, chat_id=chat_id,
+                                    seconds=seconds), on=True)
 
     async def clear_fault(self, name: str | Fault, *, chat_id: int | None = None) -> None:
         """Turn a fault off; for blocked_chat without chat_id, unblock every chat."""
@@ -220,6 +226,11 @@ class TelegramEmulator:
                         f.blocked_chats.clear()
                     else:
                         f.blocked_chats.discard(spec.chat_id)
+                case Fault.SLOW:
+                    f.slow_seconds = (spec.seconds or 2.0) if on else None
+                case Fault.FREEZE:
+                    f.frozen = on
+                    (self._thawed.clear if on else self._thawed.set)()
                 case Fault.OUTAGE:
                     f.outage = on
                     if listen:
@@ -244,11 +255,23 @@ class TelegramEmulator:
     async def _bot_api(self, request: web.Request) -> web.Response:
         try:
             params = await _params(request)
-            result = await self.state.call(
-                request.match_info["token"], request.match_info["method"], params
-            )
         except BotApiError as err:
             return web.json_response(err.payload(), status=err.code)
+        # Shielded: a client that gave up (a timeout) does not undo the call, as with the
+        # real Bot API, whose message may arrive although the sender saw no answer.
+        work = asyncio.ensure_future(self._answer(
+            request.match_info["token"], request.match_info["method"], params))
+        return await asyncio.shield(work)
+
+    async def _answer(self, token: str, method: str, params: dict[str, Any]) -> web.Response:
+        await self._thawed.wait()  # `freeze`: held, carried out on thaw
+        try:
+            result = await self.state.call(token, method, params)
+        except BotApiError as err:
+            return web.json_response(err.payload(), status=err.code)
+        slow = self.state.faults.slow_seconds
+        if slow and method.lower() == "sendmessage":
+            await asyncio.sleep(slow)  # delivered; the answer is late
         return web.json_response({"ok": True, "result": result})
 
     async def _not_found(self, request: web.Request) -> web.Response:
@@ -290,6 +313,7 @@ class TelegramEmulator:
                 request.match_info["name"],
                 retry_after=int(body.get("retry_after") or 1),
                 chat_id=int(body["chat_id"]) if body.get("chat_id") is not None else None,
+                seconds=float(body["seconds"]) if body.get("seconds") is not None else None,
             )
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None

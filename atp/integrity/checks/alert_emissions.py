@@ -3,6 +3,8 @@
 A decision with no outcome is what a crash between decision and alert leaves behind
 (failure mode 1); it is named with symbol, time and decision id. Decisions inside a
 blocked run point at the BLOCKED outcome that covers them (`alert_ref`), business-rules §5.
+ABANDONED is what the platform gives such an orphan at start when it is too old to alert:
+no gap any more, but an alert that never went out, so a warning naming each.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ async def run(ctx: CheckContext) -> CheckResult:
     tally: Counter[str] = Counter()
     pending_old: list[tuple[dict[str, Any], float]] = []
     failed: list[dict[str, Any]] = []
+    abandoned: list[dict[str, Any]] = []
     for d in decisions:
         outcome = by_decision.get(str(d.get("id")))
         if outcome is None:
@@ -59,6 +62,9 @@ async def run(ctx: CheckContext) -> CheckResult:
                 pending_old.append((outcome, age))
         elif kind == "FAILED":
             failed.append(outcome)
+        elif kind == "ABANDONED":
+            abandoned.append({**outcome, "created_at": d.get("created_at"),
+                              "decision": d.get("decision"), "id": d.get("id")})
 
     breakdown = ", ".join(f"{k.lower()} {n}" for k, n in sorted(tally.items())) or "none"
     details = [f"{plural(len(decisions), 'BUY/SELL decision')} in the window; outcomes: "
@@ -72,6 +78,8 @@ async def run(ctx: CheckContext) -> CheckResult:
                                 "age_s": round(a)} for o, a in pending_old],
         "failed": [{"decision_id": o.get("decision_id"), "symbol": o.get("symbol"),
                     "error": o.get("error")} for o in failed],
+        "abandoned": [{"decision_id": o.get("decision_id"), "symbol": o.get("symbol"),
+                       "reason": o.get("reason")} for o in abandoned],
     }
     if missing:
         details += limit_list(["no outcome: " + _name(d) for d in missing])
@@ -90,6 +98,17 @@ async def run(ctx: CheckContext) -> CheckResult:
                            + str(failed[0].get("error")), details,
                            "a permanent Telegram error (bot blocked, chat not found): fix "
                            "TELEGRAM_CHAT_ID / unblock the bot; see the telegram check", data)
+    if abandoned:
+        details += limit_list([f"ABANDONED: {_name(o)}: {o.get('reason')}" for o in abandoned])
+        return CheckResult(
+            ID, Status.WARNING,
+            f"{plural(len(abandoned), 'BUY/SELL decision')} ABANDONED (found without outcome "
+            "after a restart, too old to alert): "
+            + "; ".join(_name(o) for o in abandoned[:3]) + ("; …" if len(abandoned) > 3
+                                                             else ""),
+            details,
+            "the process stopped between these decisions and their alerts (a crash or "
+            "SIGKILL): read atp logs around their times; the alerts were not sent", data)
     if pending_old:
         oldest = max(a for _, a in pending_old)
         details += limit_list([f"PENDING {a:.0f} s: {o.get('symbol')} {o.get('side')} "

@@ -5,7 +5,9 @@ old server, a developer's laptop) or a webhook set on the token. Either is a war
 outgoing alerts go through sendMessage, which a 409 never blocks, and the check shows
 the sends that succeeded since the last conflict. A Bot API that refuses sends while
 alerts wait in the outbox is critical: the chain is broken there (alerts are delayed, not
-lost: the outbox retries).
+lost: the outbox retries). Possible repeats (a send of unknown fate sent again, marked) are
+shown in the details, not warned about: each is the designed answer to a timeout or a
+crash, visible as such in the chat, and bounded to one per message.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ async def run(ctx: CheckContext) -> CheckResult:
         "/api/events", type=EventKind.TELEGRAM_GETUPDATES_CONFLICT.value, since=since)
     sent_ev = await ctx.api.get_all("/api/events", type=EventKind.ALERT_SENT.value,
                                     since=since)
+    repeats_in_window = sum(1 for e in sent_ev
+                            if (e.get("payload") or {}).get("possible_repeat"))
     last_send = parse_time(state.get("last_send_at"))
     last_error_at = parse_time(state.get("last_error_at"))
     last_error = str(state.get("last_error") or "")
@@ -70,6 +74,8 @@ async def run(ctx: CheckContext) -> CheckResult:
         f"sent {state.get('sent', 0)}, failed {state.get('failed', 0)}, retries "
         f"{state.get('retries', 0)}; last send {hhmmss(last_send)}; outbox pending {pending}"
         + (f" (oldest {ago(float(oldest))})" if oldest is not None else ""),
+        f"possible repeats (sent again, marked, after a timeout or a crash mid-send): "
+        f"{repeats_in_window} in the window, {state.get('possible_repeats_total', 0)} ever",
         f"poller: {'polling' if state.get('polling') else 'not polling'}; lease held by "
         f"{state.get('lease_holder') or 'nobody'}"
         + (" (this instance)" if state.get("holding_lease") else "")
@@ -88,7 +94,9 @@ async def run(ctx: CheckContext) -> CheckResult:
             "outbox_pending": pending, "oldest_pending_age_seconds": oldest,
             "conflicts": conflict_count, "conflicts_in_window": len(conflicts_ev),
             "sends_since_last_conflict": sends_since_conflict,
-            "lease_holder": state.get("lease_holder")}
+            "lease_holder": state.get("lease_holder"),
+            "possible_repeats_in_window": repeats_in_window,
+            "possible_repeats_total": state.get("possible_repeats_total", 0)}
 
     twins = _same_instance(state)
     if twins:

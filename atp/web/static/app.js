@@ -105,7 +105,8 @@ async function refreshHeader() {
       `cycles ${s.signal_monitor_ticks} · last ${s.last_update_seconds_ago === null ? "never" : fmtAge(s.last_update_seconds_ago) + " ago"}` +
       ` (${s.last_cycle_symbols ?? 0} symbols, ${s.last_cycle_duration_ms ?? "—"} ms)` +
       ` · BUY ${d.BUY} SELL ${d.SELL} WAIT ${d.WAIT} · sent ${o.sent} throttled ${o.throttled}` +
-      ` blocked ${o.blocked} failed ${o.failed} pending ${o.pending}`;
+      ` blocked ${o.blocked} failed ${o.failed} pending ${o.pending}` +
+      (o.abandoned ? ` abandoned ${o.abandoned}` : "");
   } catch (e) {
     badge.textContent = "unreachable";
     badge.className = "badge down";

@@ -64,3 +64,18 @@ async def test_watchdog_gauges_per_check(api: Api) -> None:
     assert m[("atp_integrity_check_status", (("check", "telegram"),))] == 2
     assert m[("atp_integrity_check_status", (("check", "overall"),))] == 2
     assert m[("atp_integrity_check_status", (("check", "errors"),))] == 0
+
+
+async def test_possible_repeats_are_a_metric_and_a_state_field(api: Api) -> None:
+    from sqlalchemy import update
+
+    from atp.store.models import OutboxRow
+
+    await api.cycle()
+    api.platform.outbox.stats.repeats = 1  # as after one marked repeat in this process
+    with api.platform.db.sessions.begin() as s:  # …and two in the outbox's history
+        s.execute(update(OutboxRow).values(possible_repeat=True))
+    m = _samples((await api.client.get("/metrics")).text)
+    assert m[("atp_telegram_possible_repeats_total", ())] == 1
+    state = (await api.client.get("/api/telegram/state")).json()
+    assert state["possible_repeats"] == 1 and state["possible_repeats_total"] == 2

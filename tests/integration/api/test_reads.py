@@ -29,7 +29,7 @@ async def test_summary_has_every_product_field(api: Api) -> None:
         assert key in body, key
     assert body["decision_counts"] == {"BUY": 1, "SELL": 1, "WAIT": 1}
     assert body["alert_outcome_counts"] == {"sent": 2, "throttled": 0, "blocked": 0,
-                                            "failed": 0, "pending": 0}
+                                            "failed": 0, "pending": 0, "abandoned": 0}
     assert body["last_cycle_symbols"] == 3
 
 

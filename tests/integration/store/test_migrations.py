@@ -136,7 +136,7 @@ def test_migrations_ship_inside_the_package() -> None:
     """`atp db upgrade` must work from a wheel, whatever the current directory."""
     assert (migrate.MIGRATIONS_DIR / "alembic.ini").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert migrate.head() == "0004"
+    assert migrate.head() == "0005"
 
 
 def test_session_factory_keeps_objects_readable_after_commit(migrated_db) -> None:
@@ -144,3 +144,41 @@ def test_session_factory_keeps_objects_readable_after_commit(migrated_db) -> Non
     with factory.begin() as session:
         row = session.get(PresetRow, "swing-conservative")
     assert row is not None and row.rsi_buy_below == 40.0
+
+
+def test_0005_indexes_windows_and_marks_sends(db_url: str, engine: Engine) -> None:
+    """0005 on a database holding rows: windowed reads get their `created_at` index, outbox
+    rows keep their data and are not repeats, ABANDONED becomes a valid outcome; and back."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0004")
+    at = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).isoformat()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO outbox (kind, chat_id, text, status, attempts, "
+                          "next_attempt_at, origin) VALUES ('alert', '1', 'hi', 'pending', "
+                          "0, :at, 'test')"), {"at": at})
+    migrate.upgrade(db_url, "0005")
+    names = {t: {i["name"] for i in inspect(engine).get_indexes(t)}
+             for t in ("decisions", "alert_outcomes", "orders")}
+    assert "ix_decisions_created_at" in names["decisions"]
+    assert "ix_alert_outcomes_created_at" in names["alert_outcomes"]
+    assert "ix_orders_created_at" in names["orders"]
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT text, possible_repeat, sending_since FROM outbox")).one()
+        assert (row[0], bool(row[1]), row[2]) == ("hi", False, None)
+        conn.execute(text("INSERT INTO decisions (id, symbol, preset, decision, buy_index, "
+                          "flags, indicators, reasons) VALUES ('d1', 'X_USDT', 'p', 'BUY', 0, "
+                          "'{}', '{}', '[]')"))
+        conn.execute(text("INSERT INTO alert_outcomes (decision_id, symbol, side, preset, "
+                          "outcome, origin) VALUES ('d1', 'X_USDT', 'BUY', 'p', 'ABANDONED', "
+                          "'test')"))
+    migrate.downgrade(db_url, "0004")
+    assert "ix_decisions_created_at" not in {
+        i["name"] for i in inspect(engine).get_indexes("decisions")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT outcome FROM alert_outcomes")) == "FAILED"
+    assert "possible_repeat" not in {c["name"] for c in inspect(engine).get_columns("outbox")}
+    migrate.upgrade(db_url)
+    assert _schema_diff(engine, metadata) == []

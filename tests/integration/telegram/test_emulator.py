@@ -117,6 +117,38 @@ def test_fault_specs_parse_cli_and_demo_names():
         FaultSpec.parse("gremlins")
     with pytest.raises(ValueError, match="needs a chat id"):
         FaultSpec.parse("blocked_chat")
+    assert FaultSpec.parse("telegram-slow:1.5").seconds == 1.5
+    assert FaultSpec.parse("freeze").fault.value == "freeze"
+    with pytest.raises(ValueError, match="takes no argument"):
+        FaultSpec.parse("freeze:3")
+
+
+async def test_freeze_holds_calls_and_carries_them_out_on_thaw(emulator: TelegramEmulator) -> None:
+    tg = emulator
+    """SIGSTOP-like: the request is read, not answered; on thaw it is carried out (the
+    message arrives) although its client gave up long ago."""
+    await tg.set_fault("freeze")
+    async with httpx.AsyncClient(base_url=tg.base_url) as bot_api:
+        with pytest.raises(httpx.ReadTimeout):
+            await bot_api.post(api("sendMessage"), json={"chat_id": 9, "text": "held"},
+                               timeout=0.3)
+    assert tg.received(9) == [] and "freeze" in tg.state.faults.active()
+    await tg.clear_fault("freeze")
+    assert (await tg.wait_for_message(9, "held", timeout=5)).text == "held"
+
+
+async def test_slow_delivers_at_once_and_answers_late(emulator: TelegramEmulator) -> None:
+    tg = emulator
+    await tg.set_fault("slow", seconds=0.5)
+    async with httpx.AsyncClient(base_url=tg.base_url) as bot_api:
+        with pytest.raises(httpx.ReadTimeout):
+            await bot_api.post(api("sendMessage"), json={"chat_id": 9, "text": "late"},
+                               timeout=0.2)
+        assert [m.text for m in tg.received(9)] == ["late"]  # in the chat already
+        await tg.clear_fault("slow")
+        r = await bot_api.post(api("sendMessage"), json={"chat_id": 9, "text": "quick"},
+                               timeout=2)
+        assert r.json()["ok"]
 
 
 async def _until_polling(emulator: TelegramEmulator) -> None:

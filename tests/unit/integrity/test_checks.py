@@ -303,3 +303,30 @@ async def test_an_evaluation_bug_counts_as_an_unexpected_error() -> None:
                              "payload": {"cycle": 1}})
     result = await errors.run(context(p))
     assert result.status is Status.CRITICAL and "symbol_skipped" in result.summary
+
+
+async def test_abandoned_decisions_warn_by_name_not_critical() -> None:
+    p = load()
+    victim = [d for d in p["/api/decisions"] if d["decision"] in ("BUY", "SELL")][-1]
+    [outcome] = [o for o in p["/api/alerts/outcomes"] if o["decision_id"] == victim["id"]]
+    outcome.update(outcome="ABANDONED", reason="the process stopped between the decision and "
+                   "its outcome; found 95 s after the decision (limit 60 s): too old to alert")
+    result = await alert_emissions.run(context(p))
+    assert result.status is Status.WARNING
+    assert "ABANDONED" in result.summary
+    assert victim["id"] in result.summary and victim["symbol"] in result.summary
+    assert result.data["abandoned"][0]["decision_id"] == victim["id"]
+    assert any("too old to alert" in line for line in result.details)
+    assert result.data["outcomes"]["ABANDONED"] == 1
+
+
+async def test_possible_repeats_are_shown_by_the_telegram_check_not_warned() -> None:
+    p = load()
+    p["/api/telegram/state"]["possible_repeats_total"] = 2
+    sent = next(e for e in p["/api/events"] if e["type"] == "alert_sent")
+    sent.setdefault("payload", {})["possible_repeat"] = True
+    result = await telegram.run(context(p))
+    assert result.status is Status.OK
+    assert any("possible repeats" in line and "1 in the window, 2 ever" in line
+               for line in result.details)
+    assert result.data["possible_repeats_in_window"] == 1
