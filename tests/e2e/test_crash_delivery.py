@@ -75,6 +75,8 @@ def check(runs: Runs, tg: TelegramEmulator) -> dict[str, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the production database;
+# the same path on SQLite is covered by the frozen-Telegram test and test_crash_order (suite time)
 async def test_sigkill_at_random_moments_loses_nothing_and_marks_every_repeat(
         db_url, canary, tmp_path, capsys):
     kills, per_run = 5, 3
@@ -110,6 +112,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_marks_every_repeat(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: the SIGKILL test
 async def test_frozen_telegram_delivers_every_alert_at_most_once_plus_a_marked_repeat(
         db_url, canary, tmp_path, capsys):
     exchange, symbols = scripted_exchange(5)
