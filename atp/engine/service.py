@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import secrets
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from atp.engine.clock import Clock, SystemClock
 from atp.engine.commands import CommandAnswers
 from atp.engine.core import Core
 from atp.engine.intents import lease_name
-from atp.engine.lease import DbLease
+from atp.engine.lease import DbLease, make_owner, release_dead_predecessors
 from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
 from atp.engine.paper import PaperBroker
@@ -130,7 +129,7 @@ class Platform:
         s = self.settings
         # Leases are held by this process, not by the name in `.env`: two copies started
         # from one `.env` must never both believe they hold the sender or poller lease.
-        self.owner = f"{s.instance_name}:{secrets.token_hex(4)}"
+        self.owner = make_owner(s.instance_name)
         self.db = Database(s.database_url)
         # Every live process keeps a presence lease, so `atp check` sees who shares the
         # database (a second copy of the same instance is a mistake it names).
@@ -196,6 +195,10 @@ class Platform:
                           "platform started")
         await self.check_telegram_token()
         self._stop.clear()
+        with contextlib.suppress(Exception):  # best effort: the TTL frees them anyway
+            freed = await release_dead_predecessors(self.db, self.owner)
+            if freed:
+                log.info("leases of a dead predecessor freed", holders=freed)
         await self.presence.acquire()
         try:  # decisions a crash left without outcome: alerted if fresh, else ABANDONED
             await self.monitor.complete_orphans()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,3 +61,15 @@ def live(session: Session, prefix: str, now: datetime) -> list[LeaseRow]:
     query = select(LeaseRow).where(LeaseRow.name.startswith(prefix, autoescape=True),
                                    LeaseRow.expires_at > now).order_by(LeaseRow.acquired_at)
     return list(session.scalars(query))
+
+
+def holders(sessions: sessionmaker[Session]) -> list[str]:
+    """Every holder of any lease (expired ones included)."""
+    with sessions() as session:
+        return list(session.scalars(select(LeaseRow.holder).distinct()))
+
+
+def release_holders(sessions: sessionmaker[Session], dead: list[str]) -> None:
+    """Drop every lease of these holders (processes known to be gone)."""
+    with sessions.begin() as session:
+        session.execute(delete(LeaseRow).where(LeaseRow.holder.in_(dead)))

@@ -203,11 +203,16 @@ def lease_holder(session: Session, name: str, now: datetime
     return holder(session, name, now)
 
 
+def _instance(owner: str) -> str:
+    """The INSTANCE_NAME part of a lease owner (`INSTANCE@host/pid/id`)."""
+    return owner.rsplit("@", 1)[0] if "@" in owner else owner.rsplit(":", 1)[0]
+
+
 def processes(session: Session, prefix: str, now: datetime) -> list[dict[str, Any]]:
     """Live processes on this database (their presence leases), oldest first."""
     from atp.store.leases import live
 
-    return [{"owner": r.holder, "instance": r.holder.rsplit(":", 1)[0],
+    return [{"owner": r.holder, "instance": _instance(r.holder),
              "started_at": r.acquired_at, "seen_at": r.renewed_at}
             for r in live(session, prefix, now)]
 

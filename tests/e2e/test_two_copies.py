@@ -86,7 +86,7 @@ async def test_two_copies_from_one_env_never_double_send_and_check_names_both(
         state = [httpx.get(f"http://127.0.0.1:{p}/api/telegram/state", timeout=10).json()
                  for p in ports]
         owners = {s["owner"] for s in state}
-        assert len(owners) == 2 and all(o.startswith("atp:") for o in owners)
+        assert len(owners) == 2 and all(o.startswith("atp@") for o in owners)
         assert {p["owner"] for p in state[0]["processes"]} == owners
         assert sum(s["holding_lease"] for s in state) <= 1  # one poller
         assert all(s["conflicts"]["count"] == 0 for s in state)  # so no 409s
