@@ -217,6 +217,15 @@ class Settings(BaseSettings):
         description="Dead-man's-switch URL pinged after each healthy watchdog cycle.",
         json_schema_extra=_fix("set DEADMAN_URL to an http(s) URL or leave it empty"),
     )
+    stall_exit_intervals: int = Field(
+        default=10,
+        ge=0,
+        le=10_000,
+        description="`atp run` exits (code 3) when the monitor has completed no cycle for "
+        "this many intervals, so the container's restart policy restarts it (Docker never "
+        "restarts an unhealthy container by itself); 0 never exits.",
+        json_schema_extra=_fix("set STALL_EXIT_INTERVALS to a whole number, e.g. 10 (0 = off)"),
+    )
     retention_days: float = Field(
         default=30.0,
         ge=0,

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -74,6 +76,7 @@ async def _serve(settings: object, port: int | None, port_file: Path | None) -> 
     bind = settings.api_port if port is None else port
     api = PlatformApi(platform, settings.api_host, bind)
     registration = None
+    exit_code = 0
     try:
         try:
             await api.start()
@@ -85,8 +88,40 @@ async def _serve(settings: object, port: int | None, port_file: Path | None) -> 
         if port_file is not None:
             write_port_file(port_file, api.server.port)
         registration = local_runs.register("run", api.base_url, settings.log_file)
+        stalled = asyncio.create_task(_exit_when_stalled(platform, settings, stop))
         await stop.wait()
+        stalled.cancel()
+        if stalled.done() and not stalled.cancelled() and stalled.result():
+            exit_code = STALLED_EXIT
     finally:
         local_runs.unregister(registration)
         await api.stop()
         await platform.stop()
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+STALLED_EXIT = 3
+
+
+async def _exit_when_stalled(platform: Any, settings: Any, stop: asyncio.Event) -> bool:
+    """Self-healing: Docker never restarts an unhealthy container by itself, so a monitor
+    that completed no cycle for STALL_EXIT_INTERVALS intervals ends the process (exit 3)
+    and the restart policy starts a fresh one. True when it did."""
+    intervals = int(settings.stall_exit_intervals)
+    if intervals <= 0:
+        return False
+    limit = intervals * float(settings.monitor_interval_seconds)
+    started = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(min(5.0, limit / 4))
+        ago = platform.last_update_seconds_ago()
+        idle = (time.monotonic() - started) if ago is None else float(ago)
+        if idle > limit:
+            logging.getLogger("atp.run").error(
+                "[WATCHDOG] monitor completed no cycle for %.0f s (%d intervals); exiting "
+                "with code %d so the restart policy restarts the backend", idle, intervals,
+                STALLED_EXIT)
+            stop.set()
+            return True
+    return False

@@ -75,3 +75,31 @@ def test_the_api_port_in_use_is_one_line(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         _one_line_error(_start(tmp_path, _PORT=str(port)), f":{port}", "--port 0")
+
+
+def test_a_monitor_that_makes_no_progress_ends_the_process_for_the_restart_policy(tmp_path):
+    """Docker never restarts an unhealthy container: after STALL_EXIT_INTERVALS intervals
+    without a completed cycle `atp run` exits 3 (issue 13, item 6). The exchange answers
+    every call 30 s late, so no cycle completes."""
+    import subprocess
+    import time
+
+    from tests.processes import ATP, read_port_file
+
+    port_file = tmp_path / "emu-port"
+    emu = subprocess.Popen([ATP, "emulate", "exchange", "--port", "0", "--port-file",
+                            str(port_file), "--fault", "slow:30"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = read_port_file(port_file, emu, 60)
+        started = time.monotonic()
+        done = _start(tmp_path, EXCHANGE_BASE_URL=f"http://127.0.0.1:{port}",
+                      MONITOR_INTERVAL_SECONDS="1", STALL_EXIT_INTERVALS="3")
+        took = time.monotonic() - started
+    finally:
+        emu.terminate()
+        emu.wait(10)
+    assert done.returncode == 3, (done.returncode, done.stderr[-1500:], done.stdout[-1500:])
+    assert "[WATCHDOG] monitor completed no cycle" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert took < 45, took
