@@ -103,3 +103,48 @@ def test_a_monitor_that_makes_no_progress_ends_the_process_for_the_restart_polic
     assert "[WATCHDOG] monitor completed no cycle" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert took < 45, took
+
+
+def test_sigterm_stops_within_five_seconds_with_a_cycle_in_flight(tmp_path):
+    """SIGTERM ends `atp run` in < 5 s even while a cycle waits on a hung exchange
+    (issue 14, item 8): the platform cancels its tasks instead of waiting them out."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from atp.store import migrate
+    from tests.processes import ATP, read_port_file
+
+    emu_port = tmp_path / "emu-port"
+    emu = subprocess.Popen([ATP, "emulate", "exchange", "--port", "0", "--port-file",
+                            str(emu_port), "--fault", "slow:30"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = read_port_file(emu_port, emu, 60)
+        db = tmp_path / "atp.db"
+        migrate.upgrade(f"sqlite:///{db}")
+        env = {k: v for k, v in os.environ.items() if k != "LOG_FILE"}
+        env.update({"ALERTS_ENABLED": "false", "DATABASE_URL": f"sqlite:///{db}",
+                    "EXCHANGE_BASE_URL": f"http://127.0.0.1:{port}",
+                    "MONITOR_INTERVAL_SECONDS": "1"})
+        api_port = tmp_path / "api-port"
+        run = subprocess.Popen([ATP, "run", "--port", "0", "--port-file", str(api_port)],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+        read_port_file(api_port, run, 60)
+        time.sleep(2)  # let a cycle start and hang on the exchange (the state under test)
+        started = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        try:
+            code = run.wait(10)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        took = time.monotonic() - started
+        err = run.stderr.read().decode(errors="replace") if run.stderr else ""
+    finally:
+        emu.terminate()
+        emu.wait(10)
+    assert code == 0 and took < 5, (code, took, err[-1000:])
+    assert "Traceback" not in err
