@@ -13,7 +13,7 @@ from typing import Any
 
 from atp.config import Settings
 from atp.engine.clock import Clock, SystemClock
-from atp.engine.market_data import ExchangeMarketData
+from atp.engine.market_data import ExchangeMarketData, cycle_deadline
 from atp.engine.service import Platform, PlatformFaults
 from atp.exchange import ExchangeClient
 from atp.exchange.market_data import MarketDataService
@@ -36,7 +36,8 @@ def build_platform(
         client_kwargs["clock"] = market_clock
     client = ExchangeClient(settings, **client_kwargs)
     service = MarketDataService.from_settings(client, settings, **client_kwargs)
-    market = ExchangeMarketData(service, clock, time_scale=time_scale)
+    market = ExchangeMarketData(service, clock, time_scale=time_scale,
+                                deadline_seconds=cycle_deadline(settings.monitor_interval_seconds))
     sender = None
     if settings.telegram_bot_token is not None and settings.alerts_enabled:
         sender = TelegramSender.from_settings(settings)

@@ -327,10 +327,13 @@ class Platform:
         client = self.exchange_client
         failure = None if client is None else client.last_failure
         if client is not None and failure is not None and \
-                str(failure.category) in ("network", "proxy") and \
+                str(failure.category) in ("network", "proxy", "rate_limit") and \
                 client.last_failure_at is not None and \
                 (client.last_ok is None or client.last_failure_at > client.last_ok):
-            out.append(f"exchange unreachable: {failure.diagnosis}")
+            # a 429 storm starves the monitor as surely as a dead host does
+            what = "exchange rate-limiting every request" \
+                if str(failure.category) == "rate_limit" else "exchange unreachable"
+            out.append(f"{what}: {failure.diagnosis}")
         stats = self.outbox.stats
         if self.outbox_pending and stats.last_error_at is not None and (
                 stats.last_send_at is None or stats.last_error_at > stats.last_send_at):
