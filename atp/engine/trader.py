@@ -84,6 +84,9 @@ REPLACE_AFTER_S = 10.0  # an unanswered order the exchange never got is sent aga
 PRICE_WAIT_S = 120.0  # a paper intent waits this long for the monitor's first price
 MAX_ATTEMPTS = 3
 LIVE_PROBE_TTL_S = 60.0
+# a refusal is probed again sooner: once the cause is fixed (NTP, a new key) the next BUY
+# must not be refused for the rest of a minute on a stale answer
+LIVE_REFUSAL_TTL_S = 5.0
 INTENT_BATCH = 50
 
 
@@ -166,7 +169,8 @@ class Trader:
         if self.live is None:
             return "live trading refused: no live broker configured"
         now = self.clock.monotonic()
-        if not force and self._probe is not None and now - self._probe[0] < LIVE_PROBE_TTL_S:
+        if not force and self._probe is not None and now - self._probe[0] < (
+                LIVE_PROBE_TTL_S if self._probe[1] is None else LIVE_REFUSAL_TTL_S):
             return self._probe[1]
         refusal: str | None = None
         try:

@@ -117,7 +117,7 @@ class AuthError(ExchangeFailure):
         "clock": (
             "clock",
             "the host's clock is more than 60 s off the exchange's: enable NTP "
-            "(timedatectl set-ntp true, or chrony) and restart ATP",
+            "(timedatectl set-ntp true, or chrony); ATP recovers by itself once the clocks agree",
         ),
         "ip_allowlist": (
             "IP allowlist",
