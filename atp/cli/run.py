@@ -38,6 +38,11 @@ def run(
         try:
             current, head = migrate.current(settings.database_url), migrate.head()
         except Exception as exc:
+            from atp.store.urls import unusable_reason
+
+            why = unusable_reason(settings.database_url)
+            if why is not None:
+                fail(f"database {mask_url(settings.database_url)} cannot be written: {why}")
             fail(f"database {mask_url(settings.database_url)} is not reachable "
                  f"({type(exc).__name__}); fix: check DATABASE_URL and that the server runs")
         if current != head:
@@ -70,6 +75,11 @@ async def _serve(settings: object, port: int | None, port_file: Path | None) -> 
     except StoreError as exc:
         with contextlib.suppress(Exception):
             await platform.stop()
+        from atp.store.urls import unusable_reason
+
+        why = unusable_reason(settings.database_url)
+        if why is not None:
+            fail(f"database {mask_url(settings.database_url)} cannot be written: {why}")
         fail(f"database {mask_url(settings.database_url)} refused a write ({exc}); fix: make "
              "the database file and its directory writable (SQLite), check free disk space "
              "and that the user may write to DATABASE_URL")

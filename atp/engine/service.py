@@ -324,6 +324,11 @@ class Platform:
         out: list[str] = []
         if self.db_error is not None:
             out.append(f"database unreachable: {self.db_error[:200]}")
+        else:
+            refused = self.db.write_failure(
+                within_s=max(10.0, 2 * self.settings.monitor_interval_seconds))
+            if refused is not None:  # reads work, writes do not: a full disk, a lock
+                out.append(f"database refuses writes: {refused[:200]}")
         client = self.exchange_client
         failure = None if client is None else client.last_failure
         if client is not None and failure is not None and \

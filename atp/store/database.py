@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from atp.store.db import make_engine, make_session_factory, read_session_factory
 from atp.store.errors import StoreConflict, StoreUnavailable
-from atp.store.uow import UnitOfWork
+from atp.store.uow import UnitOfWork, write_errors
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -61,6 +61,10 @@ class Database:
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Reads go to the default pool so a long write never delays the API."""
         return await asyncio.to_thread(_translated, lambda: fn(*args, **kwargs))
+
+    def write_failure(self, within_s: float) -> str | None:
+        """The last failed write of this process, if recent (see `write_errors`)."""
+        return write_errors.failing(within_s)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

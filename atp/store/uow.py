@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -27,10 +28,25 @@ class WriteErrorCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        # the last failure (monotonic), so health can say "the database refuses writes
+        # now": a full disk reads fine and writes nothing
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
 
-    def increment(self, key: str) -> None:
+    def increment(self, key: str, error: BaseException | None = None) -> None:
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
+            if error is not None:
+                self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+                self.last_error_at = time.monotonic()
+
+    def failing(self, within_s: float) -> str | None:
+        """The last write error if it came within `within_s` seconds (None: writes work
+        as far as anyone saw)."""
+        at = self.last_error_at
+        if at is None or time.monotonic() - at > within_s:
+            return None
+        return self.last_error
 
     def snapshot(self) -> dict[str, int]:
         """A copy of the counts, safe to read while others write."""
@@ -50,6 +66,7 @@ class WriteErrorCounter:
         """For tests only: counters are process-lifetime totals."""
         with self._lock:
             self._counts.clear()
+            self.last_error = self.last_error_at = None
 
 
 write_errors = WriteErrorCounter()
@@ -94,7 +111,7 @@ class UnitOfWork:
             with self.session.begin_nested():
                 yield
         except SQLAlchemyError as exc:
-            write_errors.increment(self.name or table_of(exc) or "unknown")
+            write_errors.increment(self.name or table_of(exc) or "unknown", exc)
             raise StoreError(f"{type(exc).__name__}: {exc}") from exc
 
     def __enter__(self) -> UnitOfWork:
@@ -126,5 +143,5 @@ class UnitOfWork:
 
     def _failed(self, session: Session, exc: BaseException) -> None:
         if isinstance(exc, SQLAlchemyError):
-            write_errors.increment(self.name or table_of(exc) or "unknown")
+            write_errors.increment(self.name or table_of(exc) or "unknown", exc)
         session.rollback()

@@ -44,3 +44,37 @@ def backend_name(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).get_backend_name()
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None: not SQLite, or in memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def unusable_reason(url: str) -> str | None:
+    """Why a SQLite database file cannot be written, said as the fix (a full disk or a
+    read-only file are the two seen in production); None: nothing visibly wrong."""
+    import os
+    import shutil
+
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        return f"the folder {folder} does not exist; fix: create it or change DATABASE_URL"
+    free = shutil.disk_usage(folder).free
+    if free < 1024 * 1024:
+        return (f"the disk holding {folder} is full ({free // 1024} KiB free); fix: free "
+                "space there (old logs, docker images) or point DATABASE_URL at a volume "
+                "with room")
+    target = path if os.path.exists(path) else folder
+    if not os.access(target, os.W_OK):
+        return (f"{target} is read-only for this user; fix: make the database file and "
+                "its folder writable, or point DATABASE_URL elsewhere")
+    return None
