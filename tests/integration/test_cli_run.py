@@ -80,7 +80,8 @@ def test_the_api_port_in_use_is_one_line(tmp_path):
 def test_a_monitor_that_makes_no_progress_ends_the_process_for_the_restart_policy(tmp_path):
     """Docker never restarts an unhealthy container: after STALL_EXIT_INTERVALS intervals
     without a completed cycle `atp run` exits 3 (issue 13, item 6). The exchange answers
-    every call 30 s late, so no cycle completes."""
+    every call 30 s late, and a cycle gives up on it only after 5 s (the shortest
+    per-cycle exchange deadline), so no cycle completes within the 3 intervals of 1 s."""
     import subprocess
     import time
 
