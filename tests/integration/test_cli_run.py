@@ -149,3 +149,60 @@ def test_sigterm_stops_within_five_seconds_with_a_cycle_in_flight(tmp_path):
         emu.wait(10)
     assert code == 0 and took < 5, (code, took, err[-1000:])
     assert "Traceback" not in err
+
+
+def test_sigterm_stops_within_five_seconds_during_a_polling_conflict_storm(tmp_path):
+    """SIGTERM ends `atp run` in < 5 s while every getUpdates answers 409 (another poller
+    on the token) and the poller backs off between them (issue 14, item 8: shutdown took
+    12-35 s in such a storm)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from atp.store import migrate
+    from tests.processes import ATP, read_port_file
+
+    emu_port, tg_port = tmp_path / "emu-port", tmp_path / "tg-port"
+    emu = subprocess.Popen([ATP, "emulate", "exchange", "--port", "0", "--port-file",
+                            str(emu_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tg = subprocess.Popen([ATP, "emulate", "telegram", "--port", "0", "--port-file",
+                           str(tg_port), "--fault", "conflict"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = read_port_file(emu_port, emu, 60)
+        tport = read_port_file(tg_port, tg, 60)
+        db = tmp_path / "atp.db"
+        migrate.upgrade(f"sqlite:///{db}")
+        log = tmp_path / "atp.log"
+        env = {k: v for k, v in os.environ.items() if k != "LOG_FILE"}
+        env.update({"DATABASE_URL": f"sqlite:///{db}", "LOG_FILE": str(log),
+                    "EXCHANGE_BASE_URL": f"http://127.0.0.1:{port}",
+                    "TELEGRAM_BOT_TOKEN": "780:sigterm-storm-token", "TELEGRAM_CHAT_ID": "558",
+                    "TELEGRAM_API_BASE": f"http://127.0.0.1:{tport}",
+                    "MONITOR_INTERVAL_SECONDS": "1"})
+        api_port = tmp_path / "api-port"
+        run = subprocess.Popen([ATP, "run", "--port", "0", "--port-file", str(api_port)],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+        read_port_file(api_port, run, 60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+                not log.exists() or log.read_text().count("getUpdates conflict (409)") < 2):
+            time.sleep(0.2)  # the state under test: the storm has begun, the poller backs off
+        assert log.read_text().count("getUpdates conflict (409)") >= 2
+        started = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        try:
+            code = run.wait(10)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        took = time.monotonic() - started
+        err = run.stderr.read().decode(errors="replace") if run.stderr else ""
+    finally:
+        for p in (emu, tg):
+            p.terminate()
+            p.wait(10)
+    assert code == 0 and took < 5, (code, took, err[-1000:])
+    assert "Traceback" not in err
