@@ -203,6 +203,12 @@ class ExchangeClient:
         return int(self._ccxt.request_count)
 
     @property
+    def requests_per_second(self) -> float:
+        """The rate ccxt's throttle keeps to (Crypto.com: 100/s for market data)."""
+        rate_ms = float(getattr(self._ccxt, "rateLimit", 10) or 10)
+        return 1000.0 / rate_ms
+
+    @property
     def has_credentials(self) -> bool:
         return self.settings.has_exchange_credentials
 

@@ -3,8 +3,12 @@
 Per cycle: one request for all tickers, plus one candle request per symbol whose candle has
 closed since the last fetch (the full `candle_count` only on first sight of a symbol), plus
 one daily-candle request per symbol whose daily candle has closed (about once a day: they
-feed MA10w). "Closed" is judged on the exchange's clock (the ticker's timestamp), so a
-skewed host clock neither drops nor double-fetches candles.
+feed MA10w). At most `request_budget` candle requests go out per cycle (what the exchange's
+rate limit lets through in part of the interval): when every candle of 3,000 symbols closes
+at once, the rest are fetched over the next cycles, oldest first, so no cycle outlasts its
+interval and the symbols left for later keep their last closed candles meanwhile.
+"Closed" is judged on the exchange's clock (the ticker's timestamp), so a skewed host
+clock neither drops nor double-fetches candles.
 
 Business rule §1: nothing here decides whether an input is good enough. The price and its
 age go through even when old (the domain judges staleness against its limit); what is
@@ -84,6 +88,15 @@ class MalformedCandles(ValueError):
     pass
 
 
+BUDGET_SHARE = 0.6  # of the interval's worth of requests; the rest is headroom
+
+
+def candle_budget(requests_per_second: float, interval_seconds: float) -> int:
+    """Candle requests one cycle may make: what the rate limit lets through in 60 % of
+    the interval (ccxt's throttle queues the rest, so more would only stretch the cycle)."""
+    return max(10, int(requests_per_second * interval_seconds * BUDGET_SHARE))
+
+
 @dataclass
 class MarketDataService:
     """Keeps closed candles in memory (numpy) and answers one snapshot per monitor cycle.
@@ -98,6 +111,12 @@ class MarketDataService:
     clock: Callable[[], float] = time.time
     concurrency: int = 8
     daily_count: int = DAILY_CANDLES
+    request_budget: int | None = None  # candle requests per refresh (None: no limit)
+    # the time a refresh may spend on candles; with it the budget also follows the pace
+    # the exchange actually answers at (a first load's 200-candle answers are slower)
+    cycle_seconds: float | None = None
+    deferred: int = field(default=0, init=False)  # candle requests left for a later cycle
+    _pace: float | None = field(default=None, init=False, repr=False)  # s per request
     _series: dict[str, _Series] = field(default_factory=dict, init=False, repr=False)
     _daily: dict[str, _Series] = field(default_factory=dict, init=False, repr=False)
 
@@ -111,6 +130,9 @@ class MarketDataService:
             candle_count=settings.candle_count,
             clock=clock,
             daily_count=settings.limits.daily_candles,
+            request_budget=candle_budget(client.requests_per_second,
+                                         settings.monitor_interval_seconds),
+            cycle_seconds=settings.monitor_interval_seconds * BUDGET_SHARE,
         )
 
     @property
@@ -218,12 +240,72 @@ class MarketDataService:
                 to_fetch.append((symbol, ref_ms, need, need_daily))
             else:
                 finish(symbol, ref_ms, None, None)
+        to_fetch, later = self._within_budget(to_fetch)
+        for symbol, ref_ms, need, _ in later:
+            # keeps its last closed candles, and says the newest is not fetched yet
+            problem = None if not need else (
+                f"candles not fetched yet: {len(later)} symbols wait for the next cycle "
+                f"(at most {self.budget} candle requests per cycle)")
+            finish(symbol, ref_ms, problem, None)
+        fetch_started = time.perf_counter()
         await asyncio.gather(*(one(*item) for item in to_fetch))
+        made = sum((1 if n else 0) + (1 if d else 0) for _, _, n, d in to_fetch)
+        if made >= 8:  # enough to measure the pace (seconds per request, smoothed)
+            pace = (time.perf_counter() - fetch_started) / made
+            self._pace = pace if self._pace is None else 0.5 * self._pace + 0.5 * pace
         ordered = {s: results[s] for s in symbols}
         return MarketSnapshot(now, ordered, self.client.request_count - requests_before,
                               time.perf_counter() - started,
                               sum(1 for item in to_fetch if item[2]), None,
                               sum(1 for item in to_fetch if item[3]))
+
+    @property
+    def budget(self) -> int | None:
+        """Candle requests this refresh may make: the rate limit's share of the interval,
+        lowered to what the measured pace fits into `cycle_seconds`."""
+        budget = self.request_budget
+        if budget is None or self.cycle_seconds is None:
+            return budget
+        if self._pace is None:  # nothing measured yet: a few rounds to learn the pace
+            return min(budget, 4 * self.concurrency)
+        return max(10, min(budget, int(self.cycle_seconds / self._pace)))
+
+    def _within_budget(self, wanted: list[tuple[str, int, int, int]]
+                       ) -> tuple[list[tuple[str, int, int, int]],
+                                  list[tuple[str, int, int, int]]]:
+        """The fetches this cycle may make, and the symbols left for the next: hourly
+        candles before daily ones (decisions need them), the oldest first."""
+        budget = self.budget
+        cost = sum((1 if n else 0) + (1 if d else 0) for _, _, n, d in wanted)
+        self.deferred = 0
+        if budget is None or cost <= budget:
+            return wanted, []
+
+        def age(item: tuple[str, int, int, int]) -> int:
+            series = self._series.get(item[0])
+            return -1 if series is None else series.last_open_ms
+
+        ordered = sorted(wanted, key=age)
+        hourly = {item[0] for item in ordered[:budget] if item[2]}
+        left = budget - len(hourly)
+        daily: set[str] = set()
+        for item in ordered:
+            if left <= 0:
+                break
+            if item[3] and (item[0] in hourly or not item[2]):
+                daily.add(item[0])
+                left -= 1
+        now: list[tuple[str, int, int, int]] = []
+        later: list[tuple[str, int, int, int]] = []
+        for symbol, ref_ms, need, need_daily in wanted:
+            n = need if symbol in hourly else 0
+            d = need_daily if symbol in daily else 0
+            if n or d:
+                now.append((symbol, ref_ms, n, d))
+            if (need and not n) or (need_daily and not d):
+                later.append((symbol, ref_ms, need if not n else 0, need_daily if not d else 0))
+        self.deferred = cost - sum((1 if n else 0) + (1 if d else 0) for _, _, n, d in now)
+        return now, later
 
     async def _update(self, store: dict[str, _Series], symbol: str, timeframe: str,
                       keep: int, limit: int, ref_ms: int) -> str | None:

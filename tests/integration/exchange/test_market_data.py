@@ -191,3 +191,36 @@ async def test_markets_refresh_hourly(harness, emulator, clock):
     clock.advance(3601)
     await client.ensure_markets()
     assert emulator.counts["public/get-instruments"] == 2
+
+
+async def test_a_request_budget_spreads_candle_fetches_over_cycles_oldest_first(
+        harness, emulator, clock):
+    """At most `request_budget` candle requests per refresh (issue 14, item 6): a first
+    load or a close of every candle is spread over the next cycles, oldest candles first;
+    a symbol left for later keeps its candles, one never loaded says why it has none."""
+    md = service(harness, request_budget=7)
+    symbols = sorted(emulator.market.instruments)[:10]  # 10 hourly + 10 daily to fetch
+    first = await md.refresh(symbols)
+    assert first.candle_requests + first.daily_requests == 7 and md.deferred == 13
+    waiting = {s: c for s, c in first.unknown().items()}
+    assert len(waiting) == 3, waiting  # 7 got hourly candles; 3 wait
+    assert all("next cycle" in c and "7 candle requests" in c for c in waiting.values())
+    loads = [first]
+    while md.deferred or len(loads) == 1:
+        clock.advance(30)
+        loads.append(await md.refresh(symbols))
+        assert loads[-1].candle_requests + loads[-1].daily_requests <= 7
+    assert len(loads) == 3 and loads[-1].unknown() == {}  # 20 requests in 3 cycles
+    assert all(md.daily(s) is not None for s in symbols)
+
+    clock.set(T0 - T0 % 3600 + 3600 + 5)  # every hourly candle closes at once
+    closing = await md.refresh(symbols)
+    assert closing.candle_requests == 7 and md.deferred == 3
+    waiting = closing.unknown()  # the 3 left keep their candles, one hour behind, and say so
+    assert len(waiting) == 3 and all("next cycle" in c for c in waiting.values()), waiting
+    assert all(closing.symbols[s].candles is not None for s in waiting)
+    clock.advance(30)
+    caught_up = await md.refresh(symbols)
+    assert caught_up.candle_requests == 3 and md.deferred == 0 and caught_up.unknown() == {}
+    newest = {int(md.candles(s).timestamp[-1]) for s in symbols}
+    assert len(newest) == 1, newest  # all current after the second cycle
