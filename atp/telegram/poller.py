@@ -408,11 +408,11 @@ class TelegramPoller:
             return
         chat_id = update.effective_chat.id
         words = message.text.split()
+        reply: str | MenuView
         if not words[0].startswith("/"):
             reply = "Send /help for the list of commands."
         else:
             command = words[0][1:].split("@", 1)[0].lower()
-            reply: str | MenuView
             try:
                 reply = await answer(self._core, command, words[1:], self.instance_name,
                                      author=_author(update.effective_user))
