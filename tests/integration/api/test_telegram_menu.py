@@ -145,3 +145,70 @@ async def test_a_strangers_press_changes_nothing_and_is_logged(api: Api, bot, ca
                                               limit=50)
     assert [(e["payload"].get("chat_id"), e["message"]) for e in refusals] == [
         (STRANGER, "callback c:AAA_USDT:trade:off")]
+
+
+async def say(api: Api, text: str, contains: str = "") -> str:
+    before = len(api.tg.received(CHAT))
+    await api.tg.post_user_message(CHAT, text, token=TOKEN, from_id=OPERATOR,
+                                   username="operator")
+    reply = await api.tg.wait_for_message(CHAT, contains, after=before, timeout=10)
+    return reply.text
+
+
+async def test_analyze_add_remove_through_the_core(api: Api, bot) -> None:
+    async def listed() -> list[str]:
+        return ["AAA_USDT", "BBB_USDT", "CCC_USDT", "ETH_USDT"]
+
+    api.platform.core.listed = listed
+    # the recorded decision: the same one the API shows
+    stored = (await api.client.get("/api/decisions",
+                                   params={"symbol": "AAA_USDT", "limit": 1})).json()[0]
+    text = await say(api, "/analyze aaa_usdt", "AAA_USDT")
+    assert text.startswith(f"AAA_USDT: {stored['decision']} · recorded decision "
+                           f"{stored['id'][:8]}")
+    assert "Flags: " in text and "Indicators: " in text and "rsi" in text
+    assert "Reasons:" in text
+    # not watched: a fresh evaluation by the monitor's engine, not recorded
+    api.market.set("ETH_USDT", "down")
+    decisions = len((await api.client.get("/api/decisions", params={"limit": 500})).json())
+    fresh = await say(api, "/analyze ETH_USDT", "ETH_USDT")
+    # (swing-conservative checks MA200; the scripted market has 60 candles: WAIT, saying so)
+    assert fresh.startswith("ETH_USDT: WAIT · fresh evaluation, not recorded (not on the "
+                            "watchlist)"), fresh
+    assert "Preset: swing-conservative" in fresh and "MA200 needs 200" in fresh
+    assert len((await api.client.get("/api/decisions", params={"limit": 500})).json()) == (
+        decisions)
+    assert (await say(api, "/analyze", "Usage")).startswith("Usage: /analyze SYMBOL")
+
+    # /add: the core's validation is the answer (unlisted, with the close match)
+    refused = await say(api, "/add ETX_USDT", "ETX_USDT")
+    assert refused.startswith("Not added: ETX_USDT is not an instrument Crypto.com lists")
+    assert "ETH_USDT" in refused
+    assert "unknown preset 'nope'" in await say(api, "/add ETH_USDT nope", "preset")
+    added = await say(api, "/add eth_usdt scalp-aggressive", "ETH_USDT")
+    assert added.startswith("Added ETH_USDT (preset scalp-aggressive)")
+    assert "already on the watchlist" in await say(api, "/add ETH_USDT", "ETH_USDT")
+    assert (await row(api, "ETH_USDT"))["trade_enabled"] is False
+    assert (await say(api, "/remove ETH_USDT", "ETH_USDT")) == "Removed ETH_USDT from the " \
+        "watchlist."
+    assert "not on the watchlist" in await say(api, "/remove ETH_USDT", "ETH_USDT")
+    assert (await say(api, "/remove", "Usage")).startswith("Usage: /remove SYMBOL")
+    audit = await api.platform.core.audit(entity="watchlist", entity_key="ETH_USDT",
+                                          since=None, limit=10, offset=0)
+    assert [(a["author"], a["field"]) for a in audit] == [
+        ("telegram:@operator", "row"), ("telegram:@operator", "row")]
+    assert not await api.platform.core.audit(entity="watchlist", entity_key="ETX_USDT",
+                                             since=None, limit=10, offset=0)
+
+
+async def test_a_long_answer_is_split_at_4096(api: Api, bot) -> None:
+    for i in range(150):
+        await api.client.post("/api/watchlist", json={"symbol": f"LONGNAME{i:03d}_USDT"},
+                              headers=AUTH)
+    before = len(api.tg.received(CHAT))
+    await api.tg.post_user_message(CHAT, "/alerts", token=TOKEN)
+    await api.tg.wait_for_message(CHAT, "LONGNAME149_USDT", after=before, timeout=10)
+    parts = [m.text for m in api.tg.received(CHAT)[before:]]
+    assert len(parts) >= 2 and all(len(p) <= 4096 for p in parts)
+    lines = "\n".join(parts).splitlines()
+    assert len(lines) == 153 and all(line.endswith(("on", "off")) for line in lines)
