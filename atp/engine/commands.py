@@ -39,7 +39,9 @@ def status_text(status: PlatformStatus) -> str:
 
 
 class CommandAnswers:
-    """Implements the bot's `CommandCore` over `Core` (author "telegram" on writes)."""
+    """Implements the bot's `CommandCore` over `Core`. Writes are audited as "telegram"
+    (/alerts, /kill, /panic) or as the Telegram user (`telegram:@name`: /menu, /add,
+    /remove)."""
 
     def __init__(self, core: Core, status: Callable[[], PlatformStatus],
                  balance: Callable[[], Awaitable[Any]] | None = None,
