@@ -68,3 +68,19 @@ async def test_a_failed_order_is_told_once(make_platform, clock, migrated_db, mo
     assert "BUY AAA_USDT order failed (paper)" in text and "maintenance" in text
     with p.db.sessions() as s:
         assert s.get(TradingNoticeRow, f"{SYMBOL}:rejected:failed") is not None
+
+
+async def test_the_menus_orders_screen_lists_the_open_sl_tp(make_platform, clock, migrated_db):
+    p = make_platform({SYMBOL: "down"})
+    assert await p.commands.orders() == "No open orders."
+    trade(migrated_db)
+    await p.monitor.run_cycle()
+    await p.trader.step()
+    text = await p.commands.orders()
+    lines = text.splitlines()
+    assert lines[0] == "Open orders (2):"
+    assert {line.split()[2] for line in lines[1:]} == {"stop_loss", "take_profit"}
+    assert all(line.startswith("AAA_USDT SELL") and "ACTIVE" in line and "paper" in line
+               for line in lines[1:])
+    view = await p.commands.menu("m:orders", "telegram:@op")
+    assert view.text == text and [b.data for b in view.keyboard[0]] == ["m:orders", "m"]
