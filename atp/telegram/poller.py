@@ -465,8 +465,12 @@ class TelegramPoller:
             await query.edit_message_text(parts[0], reply_markup=_markup(view))
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():  # a refresh with nothing new is fine
-                log.warning("[TG] could not edit menu chat=%s: %s", chat_id,
+                # the message is gone or can no longer be edited: the screen as a new one
+                log.warning("[TG] could not edit menu chat=%s: %s; sending it anew", chat_id,
                             self._describe(exc))
+                if chat_id is not None:
+                    await context.bot.send_message(chat_id=chat_id, text=parts[0],
+                                                   reply_markup=_markup(view))
         for part in parts[1:]:
             if chat_id is not None:
                 await context.bot.send_message(chat_id=chat_id, text=part)

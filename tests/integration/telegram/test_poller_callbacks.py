@@ -3,6 +3,8 @@ failing core answered and counted, strangers' presses refused within the rate li
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from atp.telegram.menu import Button, MenuView
@@ -12,8 +14,12 @@ from .conftest import ADMIN_CHAT, CANARY, STRANGER_CHAT, FakeCore, wait_until
 
 
 class MenuCore(FakeCore):
+    before_answer: Callable[[], None] | None = None
+
     async def menu(self, data: str | None, author: str) -> MenuView:
         self.calls.append(("menu", (data, author)))
+        if self.before_answer is not None:
+            self.before_answer()
         if data == "boom":
             raise RuntimeError("core down")
         if data == "same":
@@ -88,3 +94,15 @@ async def test_strangers_presses_are_refused_within_the_rate_limit(emulator, mak
     assert [(e.chat_id, e.detail) for e in events if e.kind is PollerEventKind.UNAUTHORISED
             ] == [(STRANGER_CHAT, "callback c:ETH_USDT:trade:off")]
     assert emulator.message(STRANGER_CHAT, mid).text == "old"
+
+
+async def test_a_menu_that_cannot_be_edited_comes_anew(emulator, make_poller, core):
+    poller = make_poller()
+    menu = await _menu(emulator, poller)
+    chat = emulator.state.chats[ADMIN_CHAT]
+    core.before_answer = lambda: chat.messages.remove(next(
+        m for m in chat.messages if m.message_id == menu.message_id))  # deleted meanwhile
+    await _press(emulator, ADMIN_CHAT, menu.message_id, "next")
+    fresh = await emulator.wait_for_message(ADMIN_CHAT, "screen next")
+    assert fresh.message_id != menu.message_id and fresh.reply_markup is not None
+    assert poller.status.command_errors == 0
