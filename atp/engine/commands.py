@@ -12,6 +12,12 @@ from typing import Any
 
 from atp.engine.core import Core, CoreError
 from atp.engine.status import PlatformStatus
+from atp.telegram import menu as screens
+from atp.telegram.format import format_price
+from atp.telegram.menu import MenuView
+
+DEFAULT_PRESET = "swing-conservative"  # what /add uses without a preset (as the API does)
+Evaluate = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 def status_text(status: PlatformStatus) -> str:
@@ -33,11 +39,17 @@ def status_text(status: PlatformStatus) -> str:
 
 
 class CommandAnswers:
-    """Implements the bot's `CommandCore` over `Core` (author "telegram" on writes)."""
+    """Implements the bot's `CommandCore` over `Core`. Writes are audited as "telegram"
+    (/alerts, /kill, /panic) or as the Telegram user (`telegram:@name`: /menu, /add,
+    /remove)."""
 
     def __init__(self, core: Core, status: Callable[[], PlatformStatus],
-                 balance: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 balance: Callable[[], Awaitable[Any]] | None = None,
+                 evaluate: Evaluate | None = None) -> None:
+        """`evaluate(symbol)`: a fresh, unrecorded decision by the monitor's own engine
+        (`SignalMonitor.evaluate_now`), for /analyze of a symbol without a recorded one."""
         self.core, self._status, self._balance = core, status, balance
+        self._evaluate = evaluate
 
     async def status(self) -> str:
         return status_text(self._status())
@@ -125,3 +137,145 @@ class CommandAnswers:
             return "Panic: no open ATP entry order to cancel. SL/TP orders untouched."
         return (f"Panic: cancelled {len(cancelled)} open entry order(s): "
                 + ", ".join(cancelled) + ". SL/TP orders stay in place.")
+
+    async def orders(self) -> str:
+        """Open orders (entries and SL/TP legs), from the stored order rows."""
+        rows = await self.core.orders(symbol=None, decision_id=None, limit=500, offset=0)
+        open_rows = [r for r in rows if r.get("status") in ("NEW", "ACTIVE") or r.get("unknown")]
+        if not open_rows:
+            return "No open orders."
+        lines = [f"Open orders ({len(open_rows)}):"]
+        for r in open_rows:
+            price = r.get("trigger_price") or r.get("price")
+            lines.append(f"{r['symbol']} {r['side']} {r.get('role') or ''} {r.get('order_type')}"
+                         f" qty {r.get('quantity')}"
+                         + (f" @ {format_price(price)}" if price else "")
+                         + f" · {r['status']}{' (unknown)' if r.get('unknown') else ''}"
+                         f"{' paper' if r.get('dry_run') else ''}")
+        return "\n".join(lines)
+
+    # ── /analyze, /add, /remove ─────────────────────────────────────────────────────
+
+    async def analyze(self, symbol: str) -> str:
+        """The recorded decision (what /signals and the API show), else a fresh one."""
+        coin = next((c for c in await self.core.coins() if c["symbol"] == symbol), None)
+        if coin is not None and coin["decision"] is not None:
+            age = coin.get("decision_age_seconds")
+            head = (f"{symbol}: {coin['decision']} · recorded decision "
+                    f"{str(coin['decision_id'])[:8]}"
+                    + (f", {age:.0f} s ago" if isinstance(age, int | float) else ""))
+            return analysis_text(head, coin["preset"], coin)
+        if self._evaluate is None:
+            why = coin["error"] if coin is not None else "not on the watchlist"
+            return f"{symbol}: no recorded decision ({why}) and no market data to evaluate."
+        fresh = await self._evaluate(symbol)
+        if fresh.get("error"):
+            return f"{symbol}: evaluation failed: {fresh['error']}"
+        why = coin["error"] if coin is not None else "not on the watchlist"
+        head = f"{symbol}: {fresh['decision']} · fresh evaluation, not recorded ({why})"
+        return analysis_text(head, str(fresh.get("preset")), fresh)
+
+    async def add(self, symbol: str, preset: str | None, author: str) -> str:
+        try:
+            row = await self.core.add_symbol(
+                {"symbol": symbol, "preset": preset or DEFAULT_PRESET, "overrides": {}}, author)
+        except CoreError as exc:
+            return f"Not added: {exc.message}"
+        return (f"Added {row['symbol']} (preset {row['preset']}): alerts on, trading off. "
+                "/menu to change it.")
+
+    async def remove(self, symbol: str, author: str) -> str:
+        try:
+            await self.core.remove_symbol(symbol, author)
+        except CoreError as exc:
+            return f"Not removed: {exc.message}"
+        return f"Removed {symbol} from the watchlist."
+
+    # ── /menu ───────────────────────────────────────────────────────────────────────
+
+    async def menu(self, data: str | None, author: str) -> MenuView:
+        """Carry out the press (through the core, audited as `author`), then the screen.
+        Stale or crafted data answers with a notice and the main menu, changing nothing."""
+        if data is None:
+            return screens.main_menu(self.core.instance)
+        try:
+            press = screens.parse_callback(data)
+        except screens.BadCallback:
+            return screens.main_menu(self.core.instance, notice=screens.STALE)
+        notice = ""
+        if press.change is not None and press.symbol is not None:
+            what, value = press.change
+            try:
+                await self._change(press.symbol, what, value, author)
+            except CoreError as exc:
+                notice = exc.message[:200]
+            else:
+                notice = screens.change_notice(press.symbol, what, value)
+        return await self._screen(press, notice)
+
+    async def _change(self, symbol: str, what: str, value: Any, author: str) -> None:
+        if what in ("buy", "sell"):
+            await self.core.set_alert_flag(symbol, what, bool(value), author)
+            return
+        field = {"trade": "trade_enabled", "amount": "trade_amount_usd", "preset": "preset"}
+        await self.core.update_symbol(symbol, {field[what]: value}, author)
+
+    async def _screen(self, press: screens.Press, notice: str) -> MenuView:
+        match press.screen:
+            case "main":
+                return screens.main_menu(self.core.instance, notice)
+            case "watchlist":
+                return screens.watchlist_menu(await self.core.watchlist(), press.page, notice)
+            case "portfolio":
+                return screens.text_screen(await self.portfolio(), "portfolio", notice)
+            case "orders":
+                return screens.text_screen(await self.orders(), "orders", notice)
+            case "alerts":
+                return screens.text_screen(await self.alerts(None, None, None), "alerts", notice)
+            case "status":
+                return screens.text_screen(await self.status(), "status", notice)
+        symbol = press.symbol or ""
+        rows = await self.core.watchlist(symbol)
+        if not rows:
+            return screens.watchlist_menu(await self.core.watchlist(), 0,
+                                       notice or f"{symbol} is not on the watchlist")
+        row = rows[0]
+        if press.screen == "amount":
+            return screens.amount_menu(row, notice)
+        if press.screen == "preset":
+            names = [p["name"] for p in await self.core.presets()]
+            return screens.preset_menu(row, names, notice)
+        coin = next((c for c in await self.core.coins() if c["symbol"] == symbol), None)
+        return screens.coin_menu(row, coin, notice)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return format_price(value)
+    return str(value)
+
+
+def analysis_text(head: str, preset: str, d: dict[str, Any]) -> str:
+    """A decision explained: flags (✓ ✗ ?), indicators, reasons and unknown inputs."""
+    indicators = d.get("indicators") or {}
+    price = d.get("price") if d.get("price") is not None else indicators.get("price")
+    lines = [head, f"Preset: {preset} · price {_value(price)} · buy index {d.get('buy_index')}"]
+    flags = d.get("flags") or {}
+    if flags:
+        marks = {True: "✓", False: "✗", None: "?"}
+        lines.append("Flags: " + ", ".join(f"{k} {marks.get(v, '?')}" for k, v in flags.items()))
+    if indicators:
+        lines.append("Indicators: " + ", ".join(f"{k} {_value(v)}"
+                                                for k, v in indicators.items()))
+    reasons = d.get("reasons") or []
+    if reasons:
+        lines.append("Reasons:")
+        lines.extend(f"• {r}" for r in reasons)
+    unknown = d.get("unknown_inputs") or {}
+    if unknown:
+        lines.append("Unknown: " + "; ".join(f"{k}: {v}" for k, v in unknown.items()))
+    return "\n".join(lines)

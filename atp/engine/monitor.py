@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from atp.domain.alerts import is_new_signal
+from atp.domain.alerts import AlertFlags, is_new_signal
 from atp.domain.limits import Limits, limits
 from atp.domain.signals import Decision, evaluate
 from atp.domain.throttle import Side
@@ -128,6 +128,30 @@ class SignalMonitor:
                    buy=counts.get("BUY", 0), sell=counts.get("SELL", 0),
                    alerts=len(results))
         return stats
+
+    async def evaluate_now(self, symbol: str, preset: str = "swing-conservative"
+                           ) -> dict[str, object]:
+        """A fresh decision for one symbol, not stored (Telegram's /analyze when none is
+        recorded): the same market port and the same `evaluate` call as a cycle, with the
+        symbol's watchlist settings or, unwatched, `preset`."""
+        item = await self.db.run(self._item, symbol, preset)
+        snapshots = await self.market.snapshot([symbol])
+        e = self._evaluate(item, snapshots.get(symbol), self.clock.now())
+        if e.decision is None:
+            return {"error": e.error or "no decision"}
+        return {**e.decision.to_dict(), "price": e.decision.indicators.price,
+                "price_age_seconds": e.price_age_seconds}
+
+    def _item(self, symbol: str, preset: str) -> WatchItem:
+        with self.db.unit("monitor_watchlist") as uow:
+            found = [i for i in repo.load_watchlist(uow.session, enabled_only=False)
+                     if i.symbol == symbol]
+            if found:
+                return found[0]
+            presets = repo.load_presets(uow.session)
+            base = presets.get(preset) or next(iter(presets.values()))
+            return WatchItem(symbol=symbol, preset=base, flags=AlertFlags(True, True, True),
+                             buy_target=None, trade_enabled=False, trade_amount_usd=0.0)
 
     # ── steps ──────────────────────────────────────────────────────────────────────────
 

@@ -171,7 +171,8 @@ class Platform:
             sync_seconds=s.trader_sync_seconds, wake_outbox=self.outbox.wake.set)
         self.monitor.on_prices.append(self.paper.observe)
         self.core.trader = self.trader
-        self.commands = CommandAnswers(self.core, self.status, balance)
+        self.commands = CommandAnswers(self.core, self.status, balance,
+                                       evaluate=self.monitor.evaluate_now)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._cycle: asyncio.Task[None] | None = None

@@ -485,6 +485,10 @@ class Trader:
                 self._event(uow, OrderRejectedEvent(side=row.side, client_oid=oid, role=row.role,
                                                     exchange_message=reason),
                             row.symbol, row.decision_id, reason)
+                # a rejection the exchange reported later (not on the create call): told
+                # once per symbol and cause, like the create call's, cleared by a fill
+                self._notify(uow, f"{row.symbol}:rejected:{reason}", row.decision_id,
+                             f"⛔ {row.side} {row.symbol} rejected ({mode}): {reason}")
             return None
 
     def _filled(self, uow: UnitOfWork, row: OrderRow, intent: OrderIntentRow | None,
@@ -577,6 +581,9 @@ class Trader:
         self._event(uow, OrderFailed(side=it.side, client_oid=it.client_oid,
                                      role="entry" if it.side == "BUY" else "exit", error=error),
                     it.symbol, it.decision_id, error)
+        # once per symbol while it keeps failing (whatever the error text): cleared by a fill
+        self._notify(uow, f"{it.symbol}:rejected:failed", it.decision_id,
+                     f"❗ {it.side} {it.symbol} order failed ({it.mode}): {error}")
 
     def _block(self, it: _Intent, reason: str, gate: str) -> None:
         now = self.clock.now()

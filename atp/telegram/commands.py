@@ -6,9 +6,12 @@ say is the engine's business (one core for every channel, so Telegram and the AP
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from atp.telegram.menu import MenuView
 
 
 class CommandCore(Protocol):
@@ -36,6 +39,23 @@ class CommandCore(Protocol):
         """Cancel every open ATP entry order (SL/TP stay) and say which."""
         ...
 
+    async def menu(self, data: str | None, author: str) -> MenuView:
+        """The /menu screen for callback `data` (None: the main menu), after carrying out
+        the change the button stands for (audited as `author`)."""
+        ...
+
+    async def analyze(self, symbol: str) -> str:
+        """The recorded latest decision of `symbol`, or a fresh one by the same engine."""
+        ...
+
+    async def add(self, symbol: str, preset: str | None, author: str) -> str: ...
+
+    async def remove(self, symbol: str, author: str) -> str: ...
+
+    async def orders(self) -> str:
+        """Open orders, SL/TP included (the menu's Orders screen)."""
+        ...
+
 
 COMMANDS: dict[str, str] = {
     "start": "introduce the bot",
@@ -48,6 +68,10 @@ COMMANDS: dict[str, str] = {
     "portfolio": "open positions and their value",
     "kill": "kill switch: /kill on (no new orders) | /kill off | /kill (state)",
     "panic": "cancel every open ATP entry order (SL/TP orders stay)",
+    "menu": "buttons: watchlist, coins (alerts, trade, amount, preset), portfolio, orders",
+    "analyze": "/analyze SYMBOL — its latest decision: flags, indicators, reasons",
+    "add": "/add SYMBOL [PRESET] — watch a coin (alerts on, trading off)",
+    "remove": "/remove SYMBOL — stop watching a coin",
 }
 
 ALERTS_USAGE = (
@@ -60,6 +84,13 @@ _ON = {"on": True, "true": True, "yes": True, "1": True,
 
 
 KILL_USAGE = "Usage: /kill on — stop new orders; /kill off — allow them; /kill — the state."
+
+
+ANALYZE_USAGE = "Usage: /analyze SYMBOL, e.g. /analyze BTC_USDT"
+ADD_USAGE = "Usage: /add SYMBOL [PRESET], e.g. /add ETH_USDT swing-conservative"
+REMOVE_USAGE = "Usage: /remove SYMBOL, e.g. /remove ETH_USDT"
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,16}_[A-Z0-9]{1,16}$")
+_PRESET = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 class UsageError(ValueError):
@@ -101,15 +132,52 @@ def parse_kill(args: Sequence[str]) -> bool | None:
     return on
 
 
+def parse_symbol(args: Sequence[str], usage: str, extra: int = 0) -> str:
+    """One SYMBOL (BTC_USDT, btc/usdt, BTC-USDT) and at most `extra` more words."""
+    if not args or len(args) > 1 + extra:
+        raise UsageError(usage)
+    symbol = args[0].upper().replace("/", "_").replace("-", "_")
+    if not _SYMBOL.match(symbol):
+        raise UsageError(f"'{args[0]}' is not a symbol like BTC_USDT. {usage}")
+    return symbol
+
+
+def parse_add(args: Sequence[str]) -> tuple[str, str | None]:
+    symbol = parse_symbol(args, ADD_USAGE, extra=1)
+    preset = args[1].lower() if len(args) > 1 else None
+    if preset is not None and not _PRESET.match(preset):
+        raise UsageError(f"'{args[1]}' is not a preset name. {ADD_USAGE}")
+    return symbol, preset
+
+
 def help_text(instance: str) -> str:
     lines = [f"ATP bot ({instance}). Commands:"]
     lines.extend(f"/{name} — {what}" for name, what in COMMANDS.items())
     return "\n".join(lines)
 
 
-async def answer(core: CommandCore, command: str, args: Sequence[str], instance: str) -> str:
-    """The reply to `/command args…`; exceptions from the core propagate to the caller."""
+async def answer(core: CommandCore, command: str, args: Sequence[str], instance: str,
+                 author: str = "telegram") -> str | MenuView:
+    """The reply to `/command args…` (/menu: a screen with buttons); exceptions from the
+    core propagate to the caller. `author` is who the audit names for a change."""
+    try:
+        return await _answer(core, command, args, instance, author)
+    except UsageError as exc:
+        return str(exc)
+
+
+async def _answer(core: CommandCore, command: str, args: Sequence[str], instance: str,
+                  author: str) -> str | MenuView:
     match command:
+        case "menu":
+            return await core.menu(None, author)
+        case "analyze":
+            return await core.analyze(parse_symbol(args, ANALYZE_USAGE))
+        case "add":
+            symbol, preset = parse_add(args)
+            return await core.add(symbol, preset, author)
+        case "remove":
+            return await core.remove(parse_symbol(args, REMOVE_USAGE), author)
         case "start" | "help":
             return help_text(instance)
         case "status":

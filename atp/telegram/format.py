@@ -62,17 +62,26 @@ def format_alert(
     return text
 
 
-def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Cut a long answer into messages Telegram accepts, at line breaks where possible."""
-    if not text:
-        return []
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Cut a long answer into messages Telegram accepts (`limit` characters each), at line
+    breaks where possible, else at a space, else hard; every part is non-blank."""
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
     parts: list[str] = []
     while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit + 1)
         if cut <= 0:
             cut = limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    if text:
+        head, text = text[:cut], text[cut:]
+        if text[:1] in ("\n", " "):
+            text = text[1:]  # the break itself is not repeated at the top of the next part
+        if head.strip():
+            parts.append(head)
+    if text.strip():
         parts.append(text)
     return parts
+
+
+split_text = split_message  # the earlier name

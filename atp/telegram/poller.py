@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from telegram import Update
-from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -39,8 +40,9 @@ from telegram.ext import (
 
 from atp.config import Settings
 from atp.telegram.commands import COMMANDS, CommandCore, answer
-from atp.telegram.format import split_text
+from atp.telegram.format import split_message
 from atp.telegram.lease import Lease
+from atp.telegram.menu import MenuView
 from atp.telegram.redact import install_log_redaction, redact
 from atp.telegram.sender import DEFAULT_API_BASE
 
@@ -310,6 +312,7 @@ class TelegramPoller:
         for name in COMMANDS:
             app.add_handler(CommandHandler(name, self._command))
         app.add_handler(MessageHandler(filters.TEXT, self._command))
+        app.add_handler(CallbackQueryHandler(self._callback))
         return app
 
     async def _start_polling(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -319,7 +322,7 @@ class TelegramPoller:
         before = asyncio.all_tasks()
         await app.updater.start_polling(
             timeout=int(self.poll_timeout),
-            allowed_updates=["message"],
+            allowed_updates=["message", "callback_query"],
             error_callback=self._on_poll_error,
         )
         # PTB ends its polling task on a 401 ("Invalid token. Aborting retry loop") but
@@ -364,22 +367,38 @@ class TelegramPoller:
         """Runs before every handler: strangers get a refusal and nothing else, and only
         as often as the stranger limiter allows (the rest are dropped, counted)."""
         chat = update.effective_chat
-        if chat is None or str(chat.id) in self._allowed:
+        query = update.callback_query
+        if chat is not None and str(chat.id) in self._allowed:
             return
+        if chat is None and query is None:
+            return  # no chat to answer (PTB's own updates); no handler of ours takes it
+        # a button press from a stranger (or an inline message: no chat to authorise)
+        chat_id = chat.id if chat is not None else (query.from_user.id if query else 0)
         self.status.refused += 1
-        if not self._strangers.allow(str(chat.id), self._now()):
+        if not self._strangers.allow(str(chat_id), self._now()):
             self.status.refusals_dropped += 1
-            log.debug("[TG] dropped message from unauthorised chat=%s (rate limit)", chat.id)
+            log.debug("[TG] dropped update from unauthorised chat=%s (rate limit)", chat_id)
+            raise ApplicationHandlerStop
+        if query is not None:
+            detail = f"callback {(query.data or '')[:55]}"
+            log.warning("[TG] refused callback from unauthorised chat=%s data=%r", chat_id,
+                        (query.data or "")[:64])
+            await self._emit(PollerEventKind.UNAUTHORISED, chat_id=chat_id, detail=detail)
+            try:
+                await query.answer(text=REFUSAL, show_alert=True)
+            except TelegramError as exc:
+                log.warning("[TG] could not answer refused callback chat=%s: %s", chat_id,
+                            self._describe(exc))
             raise ApplicationHandlerStop
         message = update.effective_message
         text = message.text if message is not None and message.text else ""
-        log.warning("[TG] refused command from unauthorised chat=%s text=%r", chat.id,
+        log.warning("[TG] refused command from unauthorised chat=%s text=%r", chat_id,
                     text[:64])
-        await self._emit(PollerEventKind.UNAUTHORISED, chat_id=chat.id, detail=text[:64])
+        await self._emit(PollerEventKind.UNAUTHORISED, chat_id=chat_id, detail=text[:64])
         try:
-            await context.bot.send_message(chat_id=chat.id, text=REFUSAL)
+            await context.bot.send_message(chat_id=chat_id, text=REFUSAL)
         except TelegramError as exc:
-            log.warning("[TG] could not send refusal to chat=%s: %s", chat.id,
+            log.warning("[TG] could not send refusal to chat=%s: %s", chat_id,
                         self._describe(exc))
         raise ApplicationHandlerStop
 
@@ -389,12 +408,14 @@ class TelegramPoller:
             return
         chat_id = update.effective_chat.id
         words = message.text.split()
+        reply: str | MenuView
         if not words[0].startswith("/"):
             reply = "Send /help for the list of commands."
         else:
             command = words[0][1:].split("@", 1)[0].lower()
             try:
-                reply = await answer(self._core, command, words[1:], self.instance_name)
+                reply = await answer(self._core, command, words[1:], self.instance_name,
+                                     author=_author(update.effective_user))
                 self.status.commands_answered += 1
             except Exception as exc:
                 self.status.command_errors += 1
@@ -403,8 +424,56 @@ class TelegramPoller:
                 await self._emit(PollerEventKind.COMMAND_FAILED, chat_id=chat_id,
                                  detail=detail)
                 reply = f"⚠️ /{command} failed: {type(exc).__name__} (logged)."
-        for part in split_text(reply) or ["(empty answer)"]:
+        if isinstance(reply, MenuView):
+            parts = split_message(reply.text) or ["(empty answer)"]
+            for part in parts[:-1]:
+                await context.bot.send_message(chat_id=chat_id, text=part)
+            await context.bot.send_message(chat_id=chat_id, text=parts[-1],
+                                           reply_markup=_markup(reply))
+            return
+        for part in split_message(reply) or ["(empty answer)"]:
             await context.bot.send_message(chat_id=chat_id, text=part)
+
+    async def _callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A /menu button (authorised chats only: `_gate` ran first): the change through
+        the core, the callback answered (once), the menu message edited in place."""
+        query = update.callback_query
+        if query is None:
+            return
+        chat_id = update.effective_chat.id if update.effective_chat is not None else None
+        author = _author(query.from_user)
+        try:
+            view = await self._core.menu(query.data, author)
+            self.status.commands_answered += 1
+        except Exception as exc:
+            self.status.command_errors += 1
+            detail = f"callback {query.data!r}: {type(exc).__name__}: {self._describe(exc)}"
+            log.exception("[TG] callback failed chat=%s %s", chat_id, detail)
+            await self._emit(PollerEventKind.COMMAND_FAILED, chat_id=chat_id, detail=detail)
+            with contextlib.suppress(TelegramError):
+                await query.answer(text=f"⚠️ failed: {type(exc).__name__} (logged)")
+            return
+        log.info("[TG] callback chat=%s data=%r author=%s notice=%r", chat_id, query.data,
+                 author, view.notice)
+        try:
+            await query.answer(text=view.notice[:200] or None)
+        except TelegramError as exc:  # too late (expired): the edit still shows the result
+            log.warning("[TG] could not answer callback chat=%s: %s", chat_id,
+                        self._describe(exc))
+        parts = split_message(view.text) or ["(empty answer)"]
+        try:
+            await query.edit_message_text(parts[0], reply_markup=_markup(view))
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():  # a refresh with nothing new is fine
+                # the message is gone or can no longer be edited: the screen as a new one
+                log.warning("[TG] could not edit menu chat=%s: %s; sending it anew", chat_id,
+                            self._describe(exc))
+                if chat_id is not None:
+                    await context.bot.send_message(chat_id=chat_id, text=parts[0],
+                                                   reply_markup=_markup(view))
+        for part in parts[1:]:
+            if chat_id is not None:
+                await context.bot.send_message(chat_id=chat_id, text=part)
 
     # --- events -------------------------------------------------------------------------
 
@@ -427,3 +496,18 @@ class TelegramPoller:
         task = asyncio.get_running_loop().create_task(self._emit(kind, detail=detail))
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
+
+
+def _author(user: User | None) -> str:
+    """Who the audit names for a change made from Telegram: `telegram:@name` or the id."""
+    if user is None:
+        return "telegram"
+    who = f"@{user.username}" if user.username else str(user.id)
+    return f"telegram:{who}"[:64]
+
+
+def _markup(view: MenuView) -> InlineKeyboardMarkup | None:
+    if not view.keyboard:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
+                                  for b in row] for row in view.keyboard])

@@ -4,6 +4,9 @@ Bot API: `GET|POST /bot<token>/<method>` with query, form, multipart or JSON par
 python-telegram-bot sends them. Control API (loopback, no auth — it is a test double):
 
     POST   /_emulator/updates                 {"chat_id", "text", ["from_id", "token"]}
+    POST   /_emulator/callbacks               {"chat_id", "message_id", "data", ["from_id",
+                                              "token", "any_data"]}: a button pressed
+    GET    /_emulator/callbacks/{id}          the query and how the bot answered it
     GET    /_emulator/chats                   chats and how many messages each received
     GET    /_emulator/chats/{chat_id}/messages what the bot sent to that chat
     GET    /_emulator/faults                  active faults
@@ -160,6 +163,31 @@ class TelegramEmulator:
             username=username,
         )
 
+    async def press_button(
+        self, chat_id: int, message_id: int, data: str, *, token: str | None = None,
+        from_id: int | None = None, first_name: str = "Tester", username: str | None = None,
+        any_data: bool = False,
+    ) -> dict[str, Any]:
+        """A user presses the inline button `data` under the bot's message `message_id`;
+        returns the `callback_query` update the bot will receive."""
+        return await self.state.post_callback(
+            chat_id, message_id, data, token=token, from_id=from_id, first_name=first_name,
+            username=username, any_data=any_data,
+        )
+
+    async def wait_for_answer(self, query_id: str, *, timeout: float = 5.0) -> dict[str, object]:
+        """How the bot answered callback query `query_id` (answerCallbackQuery's text)."""
+        def answered() -> bool:
+            query = self.state.callbacks.get(query_id)
+            return query is not None and query.answered
+
+        await self.state.wait_until(answered, timeout)
+        return dict(self.state.callbacks[query_id].answer or {})
+
+    def message(self, chat_id: int, message_id: int) -> ChatMessage | None:
+        """A stored message as it is now (after any edit)."""
+        return self.state.message(chat_id, message_id)
+
     def received(self, chat_id: int) -> list[ChatMessage]:
         """Messages the bot sent to `chat_id`, oldest first."""
         return self.state.received(chat_id)
@@ -244,6 +272,8 @@ class TelegramEmulator:
             web.route("*", "/bot{token}/{method}", self._bot_api),
             web.route("*", "/file/bot{token}/{path:.*}", self._not_found),
             web.post("/_emulator/updates", self._c_post_update),
+            web.post("/_emulator/callbacks", self._c_post_callback),
+            web.get("/_emulator/callbacks/{query_id}", self._c_callback),
             web.get("/_emulator/chats", self._c_chats),
             web.get("/_emulator/chats/{chat_id}/messages", self._c_messages),
             web.get("/_emulator/faults", self._c_faults),
@@ -290,6 +320,28 @@ class TelegramEmulator:
         except (KeyError, ValueError, LookupError) as exc:
             raise web.HTTPBadRequest(text=f"bad update: {exc}") from None
         return web.json_response({"update_id": update["update_id"], "update": update})
+
+    async def _c_post_callback(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        try:
+            update = await self.press_button(
+                int(body["chat_id"]), int(body["message_id"]), str(body["data"]),
+                token=body.get("token"),
+                from_id=int(body["from_id"]) if body.get("from_id") is not None else None,
+                first_name=str(body.get("first_name") or "Tester"),
+                username=body.get("username"), any_data=bool(body.get("any_data")),
+            )
+        except (KeyError, ValueError, LookupError) as exc:
+            raise web.HTTPBadRequest(text=f"bad callback: {exc}") from None
+        return web.json_response({"update_id": update["update_id"], "update": update})
+
+    async def _c_callback(self, request: web.Request) -> web.Response:
+        query = self.state.callbacks.get(request.match_info["query_id"])
+        if query is None:
+            raise web.HTTPNotFound(text="no such callback query")
+        return web.json_response({"id": query.id, "chat_id": query.chat_id,
+                                  "message_id": query.message_id, "data": query.data,
+                                  "answered": query.answered, "answer": query.answer})
 
     async def _c_chats(self, request: web.Request) -> web.Response:
         chats = [

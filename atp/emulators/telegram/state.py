@@ -20,6 +20,16 @@ from atp.emulators.telegram.faults import FaultState
 TOKEN_RE = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{1,200}$")
 MAX_POLL_TIMEOUT = 50.0  # what Telegram caps long polling at
 MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64  # bytes, per InlineKeyboardButton.callback_data
+MAX_CALLBACK_ANSWER = 200  # characters, per answerCallbackQuery.text
+# Telegram forgets an unanswered callback query after some seconds (undocumented; bots
+# report 10-20 s); answering it later, twice, or an id never issued: QUERY_TOO_OLD.
+CALLBACK_TTL = 15.0
+QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+NOT_MODIFIED = ("message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message")
+UPDATE_TYPES = ("message", "edited_message", "channel_post", "edited_channel_post",
+                "callback_query", "inline_query", "chosen_inline_result", "my_chat_member")
 
 CONFLICT_OTHER_POLLER = (
     "Conflict: terminated by other getUpdates request; "
@@ -67,6 +77,8 @@ class ChatMessage:
     sender_id: int
     parse_mode: str | None = None
     reply_markup: object | None = None
+    edit_date: int | None = None  # set by editMessageText / editMessageReplyMarkup
+    edits: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -77,7 +89,30 @@ class ChatMessage:
             "from_bot": self.from_bot,
             "sender_id": self.sender_id,
             "parse_mode": self.parse_mode,
+            "reply_markup": self.reply_markup,
+            "edit_date": self.edit_date,
         }
+
+    def callback_data(self) -> list[str]:
+        """The callback_data of every button of the message's inline keyboard."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", []) if isinstance(
+            self.reply_markup, dict) else []
+        return [b["callback_data"] for row in rows for b in row
+                if isinstance(b, dict) and "callback_data" in b]
+
+
+@dataclass
+class CallbackQuery:
+    """A button press waiting for answerCallbackQuery (valid once, until it expires)."""
+
+    id: str
+    chat_id: int
+    message_id: int
+    data: str
+    from_id: int
+    at: float
+    answered: bool = False
+    answer: dict[str, object] | None = None
 
 
 @dataclass
@@ -126,6 +161,13 @@ class Bot:
     next_update_id: int = 1
     webhook_url: str = ""
     poll: _Poll | None = None
+    # getUpdates' allowed_updates, remembered until changed (as Telegram does); empty =
+    # every type except the opt-in ones.
+    allowed_updates: tuple[str, ...] = ()
+
+    def wants(self, update: Mapping[str, Any]) -> bool:
+        kinds = self.allowed_updates or UPDATE_TYPES
+        return any(k in update for k in kinds)
 
     def user(self) -> dict[str, object]:
         return {
@@ -164,6 +206,8 @@ class EmulatorState:
         self.bots: dict[str, Bot] = {}
         self.chats: dict[int, Chat] = {}
         self.calls: Counter[str] = Counter()
+        self.callbacks: dict[str, CallbackQuery] = {}
+        self._next_callback = 1
         self._changed = asyncio.Condition()
         for token in tokens or ():
             self.add_token(token)
@@ -260,6 +304,63 @@ class EmulatorState:
         await self._notify()
         return update
 
+    async def post_callback(
+        self, chat_id: int, message_id: int, data: str, *, token: str | None = None,
+        from_id: int | None = None, first_name: str = "Tester", username: str | None = None,
+        any_data: bool = False,
+    ) -> dict[str, Any]:
+        """A user presses the inline button `data` under the bot's message `message_id`:
+        a `callback_query` update. Only a button the message shows can be pressed, unless
+        `any_data` (a crafted client sending other data, which Telegram passes on)."""
+        bot = self.default_bot(token)
+        chat = self.chats.get(chat_id)
+        msg = self._message(chat, message_id) if chat is not None else None
+        if chat is None or msg is None or not msg.from_bot:
+            raise LookupError(f"no bot message {message_id} in chat {chat_id}")
+        if not any_data and data not in msg.callback_data():
+            raise LookupError(f"message {message_id} has no button with data {data!r}")
+        sender = from_id if from_id is not None else (chat_id if chat_id > 0 else 1)
+        query_id = f"{bot.id}{self._next_callback:08d}"
+        self._next_callback += 1
+        self.callbacks[query_id] = CallbackQuery(query_id, chat_id, message_id, data, sender,
+                                                 self.clock.now())
+        user: dict[str, Any] = {"id": sender, "is_bot": False, "first_name": first_name}
+        if username:
+            user["username"] = username
+        query = {"id": query_id, "from": user, "message": self._message_api(bot, chat, msg),
+                 "chat_instance": str(-abs(chat_id) * 7919), "data": data}
+        update = {"update_id": bot.next_update_id, "callback_query": query}
+        bot.next_update_id += 1
+        bot.updates.append(update)
+        if bot.poll is not None:
+            bot.poll.wake("update")
+        await self._notify()
+        return update
+
+    def message(self, chat_id: int, message_id: int) -> ChatMessage | None:
+        """One stored message (as edited), or None."""
+        chat = self.chats.get(chat_id)
+        return self._message(chat, message_id) if chat is not None else None
+
+    @staticmethod
+    def _message(chat: Chat, message_id: int) -> ChatMessage | None:
+        return next((m for m in chat.messages if m.message_id == message_id), None)
+
+    def _message_api(self, bot: Bot, chat: Chat, msg: ChatMessage) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "message_id": msg.message_id,
+            "from": bot.user() if msg.from_bot else {"id": msg.sender_id, "is_bot": False,
+                                                     "first_name": chat.first_name},
+            "chat": chat.api(),
+            "date": msg.date,
+            "text": msg.text,
+        }
+        if msg.edit_date is not None:
+            out["edit_date"] = msg.edit_date
+        if isinstance(msg.reply_markup, dict) and msg.reply_markup.get("inline_keyboard"):
+            out["reply_markup"] = msg.reply_markup
+        return out
+
     def received(self, chat_id: int) -> list[ChatMessage]:
         """What the bot(s) sent to `chat_id`, oldest first."""
         chat = self.chats.get(chat_id)
@@ -320,26 +421,85 @@ class EmulatorState:
                 429, f"Too Many Requests: retry after {retry_after}",
                 {"retry_after": retry_after},
             )
+        markup = _reply_markup(params.get("reply_markup"))
         chat = self._chat(params["chat_id"])
         if chat.id in self.faults.blocked_chats:
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
         msg = self._append(
             chat, text, from_bot=True, sender_id=bot.id,
-            parse_mode=params.get("parse_mode"), reply_markup=params.get("reply_markup"),
+            parse_mode=params.get("parse_mode"), reply_markup=markup,
         )
         await self._notify()
-        return {
-            "message_id": msg.message_id,
-            "from": bot.user(),
-            "chat": chat.api(),
-            "date": msg.date,
-            "text": text,
-        }
+        return self._message_api(bot, chat, msg)
+
+    async def _answer_callback_query(self, bot: Bot, params: Mapping[str, Any]) -> object:
+        query_id = str(params.get("callback_query_id") or "")
+        if not query_id:
+            raise bad_request("callback_query_id is empty")
+        query = self.callbacks.get(query_id)
+        if query is None or query.answered or (
+                self.clock.now() - query.at > CALLBACK_TTL):
+            raise bad_request(QUERY_TOO_OLD)
+        text = str(params.get("text") or "")
+        if len(text) > MAX_CALLBACK_ANSWER:
+            raise bad_request("MESSAGE_TOO_LONG")
+        query.answered = True
+        query.answer = {"text": text, "show_alert": _opt_bool(params, "show_alert")}
+        await self._notify()
+        return True
+
+    def _editable(self, bot: Bot, params: Mapping[str, Any]) -> tuple[Chat, ChatMessage]:
+        if params.get("inline_message_id"):
+            raise bad_request("MESSAGE_ID_INVALID")  # inline messages: none are emulated
+        if "chat_id" not in params:
+            raise bad_request("chat_id is empty")
+        message_id = _opt_int(params, "message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        chat = self._chat(params["chat_id"])
+        msg = self._message(chat, message_id)
+        if msg is None:
+            raise bad_request("message to edit not found")
+        if not msg.from_bot or msg.sender_id != bot.id:
+            raise bad_request("message can't be edited")
+        return chat, msg
+
+    async def _edit_message_text(self, bot: Bot, params: Mapping[str, Any]) -> object:
+        chat, msg = self._editable(bot, params)
+        text = str(params.get("text") or "")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if len(text) > MAX_TEXT:
+            raise bad_request("MESSAGE_TOO_LONG")
+        markup = _reply_markup(params.get("reply_markup"))
+        # Without reply_markup, Telegram removes the inline keyboard of the edited message.
+        if text == msg.text and markup == msg.reply_markup:
+            raise bad_request(NOT_MODIFIED)
+        msg.text, msg.reply_markup = text, markup
+        msg.parse_mode = params.get("parse_mode")
+        return await self._edited(bot, chat, msg)
+
+    async def _edit_message_reply_markup(self, bot: Bot, params: Mapping[str, Any]) -> object:
+        chat, msg = self._editable(bot, params)
+        markup = _reply_markup(params.get("reply_markup"))
+        if markup == msg.reply_markup:
+            raise bad_request(NOT_MODIFIED)
+        msg.reply_markup = markup
+        return await self._edited(bot, chat, msg)
+
+    async def _edited(self, bot: Bot, chat: Chat, msg: ChatMessage) -> object:
+        msg.edit_date = int(self.clock.now())
+        msg.edits += 1
+        await self._notify()
+        return self._message_api(bot, chat, msg)
 
     async def _get_updates(self, bot: Bot, params: Mapping[str, Any]) -> object:
         offset = _opt_int(params, "offset")
         limit = min(100, max(1, _opt_int(params, "limit") or 100))
         timeout = min(self.max_poll_timeout, max(0.0, _opt_float(params, "timeout") or 0.0))
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            bot.allowed_updates = tuple(str(a) for a in allowed)
         bot.confirm(offset)
         # A newer getUpdates always wins: the one in flight is told it was terminated.
         if bot.poll is not None:
@@ -351,6 +511,7 @@ class EmulatorState:
         try:
             while True:
                 self._check_can_poll(bot)
+                bot.updates = [u for u in bot.updates if bot.wants(u)]  # not asked for: dropped
                 if bot.updates or loop.time() >= deadline:
                     return bot.updates[:limit]
                 try:
@@ -401,6 +562,9 @@ class EmulatorState:
         "getme": _get_me,
         "getchat": _get_chat,
         "sendmessage": _send_message,
+        "answercallbackquery": _answer_callback_query,
+        "editmessagetext": _edit_message_text,
+        "editmessagereplymarkup": _edit_message_reply_markup,
         "getupdates": _get_updates,
         "setwebhook": _set_webhook,
         "deletewebhook": _delete_webhook,
@@ -435,3 +599,38 @@ def _opt_bool(params: Mapping[str, Any], name: str) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).lower() in ("true", "1")
+
+
+def _reply_markup(raw: object) -> dict[str, Any] | None:
+    """Validate an InlineKeyboardMarkup the way Telegram does (other markups are stored
+    as sent); None when there is none or its keyboard is empty."""
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, dict):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" not in raw:
+        return dict(raw)
+    rows = raw["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an "
+                          "Array of Arrays")
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict):
+                raise bad_request("can't parse inline keyboard button: InlineKeyboardButton "
+                                  "must be an Object")
+            if not str(button.get("text") or "").strip():
+                raise bad_request("BUTTON_TEXT_INVALID")
+            if "callback_data" in button:
+                data = str(button["callback_data"])
+                if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                    raise bad_request("BUTTON_DATA_INVALID")
+            elif not any(k in button for k in ("url", "switch_inline_query", "pay",
+                                                "switch_inline_query_current_chat",
+                                                "callback_game", "web_app", "login_url",
+                                                "copy_text")):
+                raise bad_request("can't parse inline keyboard button: Text buttons are "
+                                  "unallowed in the inline keyboard")
+    if not any(rows):
+        return None
+    return {"inline_keyboard": rows}
