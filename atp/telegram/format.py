@@ -76,3 +76,17 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     if text:
         parts.append(text)
     return parts
+
+
+def format_usd(value: float | None) -> str:
+    """A USD amount as the dashboard shows it: `1,234.56`; `unknown` without a value."""
+    return "unknown" if value is None else f"{value:,.2f}"
+
+
+def format_signed(value: float | None) -> str:
+    """A P&L: `+18.00`, `-3.25` (the sign always shown)."""
+    return "unknown" if value is None else f"{value:+,.2f}"
+
+
+def format_pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:+.2f}%"
