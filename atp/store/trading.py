@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from atp.domain.trading import OrderState
@@ -343,7 +343,7 @@ def positions_closed_by(session: Session, orders: Sequence[OrderRow]
         return {}
     lists = [o.list_id for o in sells if o.role != "exit" and o.list_id]
     symbols = sorted({o.symbol for o in sells if o.role == "exit"})
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if lists:
         conds.append(PositionRow.protection_list_id.in_(lists))
     if symbols:
