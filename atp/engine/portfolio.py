@@ -48,7 +48,7 @@ def _open_order(r: OrderRow) -> dict[str, Any]:
             "decision_id": r.decision_id, "created_at": r.created_at}
 
 
-def _executed(r: OrderRow, closed: list[PositionRow] | None) -> dict[str, Any]:
+def _executed(r: OrderRow, at: datetime, closed: list[PositionRow]) -> dict[str, Any]:
     price = r.avg_price
     pnl: float | None = None
     if r.side == "SELL" and closed:
@@ -63,7 +63,42 @@ def _executed(r: OrderRow, closed: list[PositionRow] | None) -> dict[str, Any]:
             "realised_pnl": pnl,
             "realised_pnl_reason": None if r.side == "BUY" or pnl is not None
             else "no closed position recorded for this SELL",
-            "decision_id": r.decision_id, "executed_at": r.updated_at}
+            "decision_id": r.decision_id, "executed_at": at}
+
+
+def link_fills(orders: list[OrderRow], positions: list[PositionRow]
+               ) -> list[tuple[OrderRow, datetime, list[PositionRow]]]:
+    """Each filled order with when the trader recorded its fill and the positions it
+    closed. A BUY opened the position of its client oid (at `opened_at`); an SL/TP leg
+    closed the position its pair protected; an exit SELL closed every open position of
+    its symbol and mode (`closed_by` "sell") between its creation and the next exit's.
+    The order's own `updated_at` moves on any later write, so it is only the fallback."""
+    by_entry = {p.entry_client_oid: p for p in positions}
+    by_list = {p.protection_list_id: p for p in positions if p.protection_list_id}
+    exits = sorted((o for o in orders if o.side == "SELL" and o.role == "exit"),
+                   key=lambda o: (o.created_at, o.id))
+    out = []
+    for o in orders:
+        closed: list[PositionRow] = []
+        at = o.updated_at
+        if o.side == "BUY":
+            opened = by_entry.get(o.client_order_id)
+            at = opened.opened_at if opened is not None else at
+        elif o.role == "exit":
+            later = [e.created_at for e in exits if e.symbol == o.symbol and e.dry_run ==
+                     o.dry_run and (e.created_at, e.id) > (o.created_at, o.id)]
+            until = later[0] if later else None
+            closed = [p for p in positions if p.symbol == o.symbol and p.closed_by == "sell"
+                      and p.mode == _mode_of(o) and p.closed_at is not None
+                      and p.closed_at >= o.created_at
+                      and (until is None or p.closed_at < until)]
+        else:
+            p = by_list.get(o.list_id or "")
+            closed = [p] if p is not None and p.closed_by == o.role else []
+        if closed and closed[0].closed_at is not None:
+            at = max(c.closed_at or at for c in closed)
+        out.append((o, at, closed))
+    return out
 
 
 @dataclass
@@ -152,11 +187,12 @@ class Portfolio:
         """GET /api/orders/executed: fills newest first with fees and realised P&L."""
 
         def read(session: Any) -> dict[str, Any]:
-            found, total = rows.executed_orders(session, symbol=symbol, since=since,
-                                                limit=limit, offset=offset)
-            closed = rows.positions_closed_by(session, found)
-            return {"orders": [_executed(r, closed.get(r.client_order_id)) for r in found],
-                    "total": total, "limit": limit, "offset": offset}
+            found = rows.filled_orders(session, symbol)
+            held = rows.positions_of_symbols(session, sorted({o.symbol for o in found}))
+            linked = [f for f in link_fills(found, held) if since is None or f[1] >= since]
+            linked.sort(key=lambda f: (f[1], f[0].id), reverse=True)
+            return {"orders": [_executed(*f) for f in linked[offset:offset + limit]],
+                    "total": len(linked), "limit": limit, "offset": offset}
 
         result: dict[str, Any] = await self._read(read)
         return result

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from atp.domain.trading import OrderState
@@ -310,20 +310,20 @@ def open_order_rows(session: Session, symbol: str | None = None) -> list[OrderRo
     return list(session.scalars(query.order_by(OrderRow.created_at, OrderRow.id)))
 
 
-def executed_orders(session: Session, *, symbol: str | None, since: datetime | None,
-                    limit: int, offset: int) -> tuple[list[OrderRow], int]:
-    """Orders that filled (some quantity), newest first, and how many there are."""
-    where = [OrderRow.filled_quantity > 0,
-             OrderRow.status.in_(("FILLED", "CANCELLED", "EXPIRED"))]
+def filled_orders(session: Session, symbol: str | None = None) -> list[OrderRow]:
+    """Orders that filled (some quantity), oldest first."""
+    query = select(OrderRow).where(OrderRow.filled_quantity > 0,
+                                   OrderRow.status.in_(("FILLED", "CANCELLED", "EXPIRED")))
     if symbol is not None:
-        where.append(OrderRow.symbol == symbol)
-    if since is not None:
-        where.append(OrderRow.updated_at >= since)
-    query = (select(OrderRow).where(*where)
-             .order_by(OrderRow.updated_at.desc(), OrderRow.id.desc())
-             .limit(limit).offset(offset))
-    count = select(func.count(OrderRow.id)).where(*where)
-    return list(session.scalars(query)), int(session.scalar(count) or 0)
+        query = query.where(OrderRow.symbol == symbol)
+    return list(session.scalars(query.order_by(OrderRow.created_at, OrderRow.id)))
+
+
+def positions_of_symbols(session: Session, symbols: Sequence[str]) -> list[PositionRow]:
+    if not symbols:
+        return []
+    query = select(PositionRow).where(PositionRow.symbol.in_(list(symbols)))
+    return list(session.scalars(query.order_by(PositionRow.id)))
 
 
 def closed_positions(session: Session, mode: str | None = None) -> list[PositionRow]:
@@ -331,35 +331,3 @@ def closed_positions(session: Session, mode: str | None = None) -> list[Position
     if mode is not None:
         query = query.where(PositionRow.mode == mode)
     return list(session.scalars(query.order_by(PositionRow.closed_at, PositionRow.id)))
-
-
-def positions_closed_by(session: Session, orders: Sequence[OrderRow]
-                        ) -> dict[str, list[PositionRow]]:
-    """The positions each SELL closed, by the order's client oid: an SL/TP leg closed the
-    position its pair protected; an exit SELL closed every open position of its symbol in
-    the same unit of work (so at the instant the order was recorded filled)."""
-    sells = [o for o in orders if o.side == "SELL"]
-    if not sells:
-        return {}
-    lists = [o.list_id for o in sells if o.role != "exit" and o.list_id]
-    symbols = sorted({o.symbol for o in sells if o.role == "exit"})
-    conds: list[ColumnElement[bool]] = []
-    if lists:
-        conds.append(PositionRow.protection_list_id.in_(lists))
-    if symbols:
-        conds.append(PositionRow.symbol.in_(symbols) & (PositionRow.closed_by == "sell"))
-    if not conds:
-        return {}
-    found = list(session.scalars(select(PositionRow).where(
-        PositionRow.status == "closed", or_(*conds)).order_by(PositionRow.id)))
-    out: dict[str, list[PositionRow]] = {}
-    for o in sells:
-        mode = "paper" if o.dry_run else "live"
-        if o.role == "exit":
-            mine = [p for p in found if p.symbol == o.symbol and p.closed_by == "sell"
-                    and p.mode == mode and p.closed_at == o.updated_at]
-        else:
-            mine = [p for p in found if o.list_id and p.protection_list_id == o.list_id
-                    and p.closed_by == o.role]
-        out[o.client_order_id] = mine
-    return out
