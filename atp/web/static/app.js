@@ -469,18 +469,20 @@ function setupTrading() {
 // values, the same rounding — the raw value is kept in data-value for comparison.
 
 function fmtUsd(v) {
+  // toFixed rounds the exact value (a tie away from zero), as atp/telegram/format.py does
   if (v === null || v === undefined) return "unknown";
-  return Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const [int, frac] = Math.abs(Number(v)).toFixed(2).split(".");
+  return `${Number(v) < 0 && Number(`${int}.${frac}`) !== 0 ? "-" : ""}${int.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${frac}`;
 }
 
 function fmtSigned(v) {
   if (v === null || v === undefined) return "unknown";
-  return (Number(v) >= 0 ? "+" : "-") + fmtUsd(Math.abs(Number(v)));
+  return (Number(v) < 0 ? "-" : "+") + fmtUsd(Math.abs(Number(v)));
 }
 
 function fmtPct(v) {
   if (v === null || v === undefined) return "unknown";
-  return `${Number(v) >= 0 ? "+" : "-"}${Math.abs(Number(v)).toFixed(2)}%`;
+  return `${Number(v) < 0 ? "-" : "+"}${Math.abs(Number(v)).toFixed(2)}%`;
 }
 
 function fmtPrice(v) {
