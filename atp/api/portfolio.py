@@ -122,6 +122,7 @@ class PnlOut(BaseModel):
     closed_total: int
     unrealised: float
     unpriced_positions: int  # open positions without a mark price, left out of unrealised
+    unpriced_closed: int  # closed positions whose quote has no USD price, left out of realised
 
 
 @router.get("/portfolio", response_model=PortfolioOut)

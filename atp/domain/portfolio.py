@@ -203,14 +203,27 @@ class PnlSummary:
     closed_total: int
     unrealised: float  # of the open positions that have a mark price
     unpriced_positions: int  # open positions left out of `unrealised` (no mark price)
+    unpriced_closed: int = 0  # closed positions left out of the realised sums (no USD price)
 
 
-def pnl_summary(closed: Sequence[tuple[datetime, float]], unrealised: Sequence[float | None],
-                day_start: datetime) -> PnlSummary:
+def pnl_summary(closed: Sequence[tuple[datetime, float | None]],
+                unrealised: Sequence[float | None], day_start: datetime) -> PnlSummary:
     """Realised P&L of closed positions, today (closed at or after `day_start`) and in
-    total, next to the unrealised P&L of the open ones."""
-    today = [pnl for at, pnl in closed if at >= day_start]
+    total, next to the unrealised P&L of the open ones — all in USD; an amount that could
+    not be valued in USD (None) is counted, not summed."""
+    valued = [(at, pnl) for at, pnl in closed if pnl is not None]
+    today = [pnl for at, pnl in valued if at >= day_start]
     known = [u for u in unrealised if u is not None]
-    return PnlSummary(round(sum(today), 10), round(sum(pnl for _, pnl in closed), 10),
-                      len(today), len(closed), round(sum(known), 10),
-                      len(unrealised) - len(known))
+    return PnlSummary(round(sum(today), 10), round(sum(pnl for _, pnl in valued), 10),
+                      len(today), len(valued), round(sum(known), 10),
+                      len(unrealised) - len(known), len(closed) - len(valued))
+
+
+def in_usd(amount: float | None, symbol: str, tickers: Mapping[str, float | None]
+           ) -> float | None:
+    """An amount in `symbol`'s quote currency, in USD at the quote's ticker (1:1 for
+    stablecoins); None when the quote has no USD price."""
+    if amount is None:
+        return None
+    price, _, _ = usd_price(quote_of(symbol), tickers)
+    return None if price is None else round(amount * price, 10)

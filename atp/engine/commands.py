@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from atp.domain.portfolio import quote_of
 from atp.engine.core import Core, CoreError
 from atp.engine.status import PlatformStatus
 from atp.telegram.format import format_pct, format_price, format_signed, format_usd
@@ -48,14 +49,14 @@ def portfolio_text(p: dict[str, Any]) -> str:
                       if pos["protected"] else "UNPROTECTED (no SL/TP)")
         lines.append(f"{pos['symbol']}: {format_price(pos['quantity'])} @ "
                      f"{format_price(pos['avg_entry'])}, mark {format_price(pos['mark_price'])}, "
-                     f"unrealised {format_signed(pos['unrealised_pnl'])} USD "
+                     f"unrealised {format_signed(pos['unrealised_pnl'])} {quote_of(pos['symbol'])} "
                      f"({format_pct(pos['unrealised_pnl_pct'])}), {protection}")
     if p["expected_take_profit"]:
         lines.append("Expected take-profit:")
     for tp in p["expected_take_profit"]:
         lines.append(f"{tp['symbol']}: covered {format_price(tp['covered'])} of "
                      f"{format_price(tp['held'])} (uncovered {format_price(tp['uncovered'])}), "
-                     f"profit at TP {format_signed(tp['profit_at_tp'])} USD")
+                     f"profit at TP {format_signed(tp['profit_at_tp'])} {quote_of(tp['symbol'])}")
     return "\n".join(lines)
 
 
@@ -77,7 +78,7 @@ def orders_text(open_orders: dict[str, Any], executed: dict[str, Any]) -> str:
                 f"{format_price(o['quantity'])} @ {format_price(o['avg_price'])}, "
                 f"fee {format_price(o['fee'])} {o['fee_currency'] or ''}".rstrip())
         if o["side"] == "SELL":
-            line += f", P&L {format_signed(o['realised_pnl'])} USD"
+            line += f", P&L {format_signed(o['realised_pnl'])} {quote_of(o['symbol'])}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -92,6 +93,9 @@ def pnl_text(p: dict[str, Any]) -> str:
              f"Unrealised: {format_signed(p['unrealised'])} USD"]
     if p["unpriced_positions"]:
         lines[-1] += f" (without {p['unpriced_positions']} position(s): no price yet)"
+    if p.get("unpriced_closed"):
+        lines.append(f"Not in the realised sums: {p['unpriced_closed']} closed position(s) "
+                     "whose quote currency has no USD price")
     return "\n".join(lines)
 
 

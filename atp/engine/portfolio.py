@@ -18,6 +18,7 @@ from atp.domain.portfolio import (
     base_of,
     expected_take_profit,
     fee_in_quote,
+    in_usd,
     pnl_summary,
     unrealised_pct,
     usd_price,
@@ -198,7 +199,8 @@ class Portfolio:
         return result
 
     async def pnl(self) -> dict[str, Any]:
-        """GET /api/pnl: realised today (UTC) and in total, unrealised of what is held."""
+        """GET /api/pnl: realised today (UTC) and in total, unrealised of what is held,
+        in USD (a non-USD quote at its ticker now; none, and the P&L is counted apart)."""
         mode = await self._mode()
         tickers = self._tickers()
 
@@ -207,8 +209,10 @@ class Portfolio:
 
         closed, held = await self._read(read)
         start = day_start(self.clock.now())
-        marks = [self._position(p, tickers)["unrealised_pnl"] for p in held]
-        summary = pnl_summary([(p.closed_at or start, p.realised_pnl or 0.0) for p in closed],
+        marks = [in_usd(self._position(p, tickers)["unrealised_pnl"], p.symbol, tickers)
+                 for p in held]
+        summary = pnl_summary([(p.closed_at or start, in_usd(p.realised_pnl or 0.0, p.symbol,
+                                                             tickers)) for p in closed],
                               marks, start)
         return {"mode": mode, "as_of": self.clock.now(), "day_start": start, **asdict(summary)}
 

@@ -10,6 +10,7 @@ from atp.domain.portfolio import (
     HeldPosition,
     expected_take_profit,
     fee_in_quote,
+    in_usd,
     pnl_summary,
     unrealised_pct,
     usd_price,
@@ -65,6 +66,15 @@ def test_pnl_today_is_what_closed_since_midnight() -> None:
     assert (s.realised_today, s.closed_today) == (3.5, 2)
     assert (s.realised_total, s.closed_total) == (-1.5, 3)
     assert (s.unrealised, s.unpriced_positions) == (2.0, 1)
+    unvalued = pnl_summary([(midnight, 4.0), (midnight, None)], [], midnight)
+    assert (unvalued.realised_total, unvalued.closed_total, unvalued.unpriced_closed) == \
+        (4.0, 1, 1)
+
+
+def test_pnl_in_a_non_usd_quote_is_valued_at_the_quotes_ticker() -> None:
+    assert in_usd(2.0, "ETH_USDC", {}) == 2.0
+    assert in_usd(0.01, "ETH_BTC", {"BTC_USDT": 50_000.0}) == pytest.approx(500.0)
+    assert in_usd(0.01, "ETH_BTC", {}) is None
 
 
 def test_figures_are_formatted_one_way() -> None:
