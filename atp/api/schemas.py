@@ -284,6 +284,7 @@ class PositionOut(BaseModel):
     avg_entry: float
     mark_price: float | None
     unrealised_pnl: float | None
+    unrealised_pnl_pct: float | None = None
     opened_at: datetime
     entry_client_oid: str
     decision_id: str

@@ -10,14 +10,98 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from atp.domain.portfolio import quote_of
 from atp.engine.core import Core, CoreError
 from atp.engine.status import PlatformStatus
 from atp.telegram import menu as screens
-from atp.telegram.format import format_price
+from atp.telegram.format import format_pct, format_price, format_signed, format_usd
 from atp.telegram.menu import MenuView
 
 DEFAULT_PRESET = "swing-conservative"  # what /add uses without a preset (as the API does)
 Evaluate = Callable[[str], Awaitable[dict[str, Any]]]
+
+EXECUTED_SHOWN = 20  # executed orders in /orders (the API pages through all of them)
+
+
+def _mode(mode: str) -> str:
+    return "paper, dry run" if mode == "paper" else "LIVE"
+
+
+def portfolio_text(p: dict[str, Any]) -> str:
+    """Balances in USD and the total, positions with SL/TP and unrealised P&L, and the
+    expected take-profit: the values of GET /api/portfolio."""
+    total = f"Portfolio ({_mode(p['mode'])}): total {format_usd(p['total_usd'])} USD"
+    if p["unvalued"]:
+        total += f" (without {', '.join(p['unvalued'])}: no price)"
+    lines = [total]
+    if p.get("balances_error"):
+        lines.append(p["balances_error"])
+    lines.append("Balances:")
+    if not p["balances"]:
+        lines.append("none")
+    for b in p["balances"]:
+        if b["value_usd"] is None:
+            lines.append(f"{b['currency']}: {format_price(b['amount'])} — {b['reason']}")
+        elif b["price_source"] == "1:1":
+            lines.append(f"{b['currency']}: {format_price(b['amount'])} = "
+                         f"{format_usd(b['value_usd'])} USD")
+        else:
+            lines.append(f"{b['currency']}: {format_price(b['amount'])} × "
+                         f"{format_price(b['price_usd'])} = {format_usd(b['value_usd'])} USD")
+    lines.append("Positions:" if p["positions"] else "Positions: none")
+    for pos in p["positions"]:
+        protection = (f"SL {format_price(pos['stop_loss'])} / TP {format_price(pos['take_profit'])}"
+                      if pos["protected"] else "UNPROTECTED (no SL/TP)")
+        lines.append(f"{pos['symbol']}: {format_price(pos['quantity'])} @ "
+                     f"{format_price(pos['avg_entry'])}, mark {format_price(pos['mark_price'])}, "
+                     f"unrealised {format_signed(pos['unrealised_pnl'])} {quote_of(pos['symbol'])} "
+                     f"({format_pct(pos['unrealised_pnl_pct'])}), {protection}")
+    if p["expected_take_profit"]:
+        lines.append("Expected take-profit:")
+    for tp in p["expected_take_profit"]:
+        lines.append(f"{tp['symbol']}: covered {format_price(tp['covered'])} of "
+                     f"{format_price(tp['held'])} (uncovered {format_price(tp['uncovered'])}), "
+                     f"profit at TP {format_signed(tp['profit_at_tp'])} {quote_of(tp['symbol'])}")
+    return "\n".join(lines)
+
+
+def orders_text(open_orders: dict[str, Any], executed: dict[str, Any]) -> str:
+    """Open orders (SL/TP legs included) and the latest executed ones with fee and P&L."""
+    lines = [f"Open orders ({open_orders['total']}):" if open_orders["orders"]
+             else "Open orders: none"]
+    for o in open_orders["orders"]:
+        what = (f" trigger {format_price(o['trigger_price'])}" if o["trigger_price"]
+                else "")
+        qty = o["quantity"] if o["quantity"] is not None else o["notional"]
+        lines.append(f"{o['symbol']} {o['side']} {o['role']} {format_price(qty)}{what} · "
+                     f"{o['status']} ({o['mode']})")
+    shown, total = len(executed["orders"]), executed["total"]
+    lines.append(f"Executed orders (latest {shown} of {total}):" if shown
+                 else "Executed orders: none")
+    for o in executed["orders"]:
+        line = (f"{o['executed_at']:%Y-%m-%d %H:%M} {o['symbol']} {o['side']} {o['role']} "
+                f"{format_price(o['quantity'])} @ {format_price(o['avg_price'])}, "
+                f"fee {format_price(o['fee'])} {o['fee_currency'] or ''}".rstrip())
+        if o["side"] == "SELL":
+            line += f", P&L {format_signed(o['realised_pnl'])} {quote_of(o['symbol'])}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def pnl_text(p: dict[str, Any]) -> str:
+    """Realised today and in total, unrealised: the values of GET /api/pnl."""
+    lines = [f"P&L ({_mode(p['mode'])}):",
+             f"Realised today: {format_signed(p['realised_today'])} USD "
+             f"({p['closed_today']} closed since {p['day_start']:%Y-%m-%d} 00:00 UTC)",
+             f"Realised total: {format_signed(p['realised_total'])} USD "
+             f"({p['closed_total']} closed)",
+             f"Unrealised: {format_signed(p['unrealised'])} USD"]
+    if p["unpriced_positions"]:
+        lines[-1] += f" (without {p['unpriced_positions']} position(s): no price yet)"
+    if p.get("unpriced_closed"):
+        lines.append(f"Not in the realised sums: {p['unpriced_closed']} closed position(s) "
+                     "whose quote currency has no USD price")
+    return "\n".join(lines)
 
 
 def status_text(status: PlatformStatus) -> str:
@@ -115,7 +199,17 @@ class CommandAnswers:
         return "\n".join(lines)
 
     async def portfolio(self) -> str:
-        return await self.balance()
+        """`/portfolio`: the figures of GET /api/portfolio, formatted as the dashboard does."""
+        return portfolio_text(await self.core.portfolio())
+
+    async def orders(self) -> str:
+        """`/orders`: GET /api/orders/open and the latest of GET /api/orders/executed."""
+        return orders_text(await self.core.open_orders(),
+                           await self.core.executed_orders(limit=EXECUTED_SHOWN))
+
+    async def pnl(self) -> str:
+        """`/pnl`: GET /api/pnl."""
+        return pnl_text(await self.core.pnl())
 
     async def kill(self, on: bool | None) -> str:
         """`/kill on|off`: the same audited switch as the API's and the dashboard's."""
@@ -137,22 +231,6 @@ class CommandAnswers:
             return "Panic: no open ATP entry order to cancel. SL/TP orders untouched."
         return (f"Panic: cancelled {len(cancelled)} open entry order(s): "
                 + ", ".join(cancelled) + ". SL/TP orders stay in place.")
-
-    async def orders(self) -> str:
-        """Open orders (entries and SL/TP legs), from the stored order rows."""
-        rows = await self.core.orders(symbol=None, decision_id=None, limit=500, offset=0)
-        open_rows = [r for r in rows if r.get("status") in ("NEW", "ACTIVE") or r.get("unknown")]
-        if not open_rows:
-            return "No open orders."
-        lines = [f"Open orders ({len(open_rows)}):"]
-        for r in open_rows:
-            price = r.get("trigger_price") or r.get("price")
-            lines.append(f"{r['symbol']} {r['side']} {r.get('role') or ''} {r.get('order_type')}"
-                         f" qty {r.get('quantity')}"
-                         + (f" @ {format_price(price)}" if price else "")
-                         + f" · {r['status']}{' (unknown)' if r.get('unknown') else ''}"
-                         f"{' paper' if r.get('dry_run') else ''}")
-        return "\n".join(lines)
 
     # ── /analyze, /add, /remove ─────────────────────────────────────────────────────
 

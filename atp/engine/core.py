@@ -21,6 +21,7 @@ from atp.domain.instruments import check_listed
 from atp.domain.presets import Preset, apply_overrides
 from atp.engine.clock import Clock
 from atp.engine.intents import KILL_SWITCH, LIVE_TRADING
+from atp.engine.portfolio import Portfolio
 from atp.engine.trader import Trader
 from atp.events import SystemMessageQueued, TradingSwitchChanged
 from atp.store import configuration as rows
@@ -193,6 +194,25 @@ class Core:
         if self.trader is None:
             return {"positions": [], "mode": "paper"}
         return await self.trader.positions()
+
+    def _portfolio(self) -> Portfolio:
+        return Portfolio(self.db, self.clock, self.trader)
+
+    async def portfolio(self) -> dict[str, Any]:
+        """Balances in USD with the total, positions with SL/TP and unrealised P&L, and the
+        expected take-profit per symbol (atp.engine.portfolio; figures from the domain)."""
+        return await self._portfolio().portfolio()
+
+    async def open_orders(self) -> dict[str, Any]:
+        return await self._portfolio().open_orders()
+
+    async def executed_orders(self, *, symbol: str | None = None, since: datetime | None = None,
+                              limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return await self._portfolio().executed_orders(symbol=symbol, since=since,
+                                                       limit=limit, offset=offset)
+
+    async def pnl(self) -> dict[str, Any]:
+        return await self._portfolio().pnl()
 
     async def order_intents(self, since: datetime | None = None, outcome: str | None = None,
                             symbol: str | None = None, limit: int = 200) -> dict[str, Any]:

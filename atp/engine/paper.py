@@ -86,6 +86,10 @@ class PaperBroker:
     def price(self, symbol: str) -> float | None:
         return self._last.get(symbol)
 
+    def prices(self) -> dict[str, float]:
+        """Every last price seen: the tickers the portfolio values balances at."""
+        return dict(self._last)
+
     # ── the port ───────────────────────────────────────────────────────────────────────
 
     async def instrument(self, symbol: str) -> InstrumentRules:

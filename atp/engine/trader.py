@@ -36,6 +36,7 @@ from atp.domain.portfolio import (
     exit_pnls,
     exit_proceeds,
     realised_pnl,
+    unrealised_pct,
     unrealised_pnl,
 )
 from atp.domain.presets import DEFAULT_PRESETS, Preset
@@ -210,10 +211,14 @@ class Trader:
                 "live_switch": live_switch, "kill_switch": kill,
                 "credentials": self.credentials, "live_refused_reason": refusal, **counts}
 
-    async def positions(self) -> dict[str, Any]:
+    async def mode(self) -> str:
+        """The mode orders are placed in now: live only with the switch on and not refused."""
         live_switch, _ = await self.switches()
         refusal = await self.live_refusal() if live_switch else None
-        mode = "live" if live_switch and refusal is None else "paper"
+        return "live" if live_switch and refusal is None else "paper"
+
+    async def positions(self) -> dict[str, Any]:
+        mode = await self.mode()
 
         def read() -> list[dict[str, Any]]:
             with self.db.sessions() as s:
@@ -233,6 +238,7 @@ class Trader:
         return {
             "symbol": p.symbol, "quantity": p.quantity, "avg_entry": p.avg_entry,
             "mark_price": mark, "unrealised_pnl": unrealised_pnl(p.quantity, p.avg_entry, mark),
+            "unrealised_pnl_pct": unrealised_pct(p.avg_entry, mark),
             "opened_at": p.opened_at, "entry_client_oid": p.entry_client_oid,
             "decision_id": p.decision_id, "protected": p.protection_status == "active",
             "protection": None if p.protection_list_id is None else {

@@ -297,3 +297,37 @@ def intents_view(session: Session, *, since: datetime | None, outcome: str | Non
         intents.append(item)
     return {"intents": intents, "total": total,
             "rejections_by_code": rejections_by_code(session, since, symbol)}
+
+
+# ── the portfolio's reads ──────────────────────────────────────────────────────────────
+
+
+def open_order_rows(session: Session, symbol: str | None = None) -> list[OrderRow]:
+    """ATP's orders still open at the broker (entries, exits and SL/TP legs)."""
+    query = select(OrderRow).where(OrderRow.status.in_(OPEN_ORDER_STATUSES))
+    if symbol is not None:
+        query = query.where(OrderRow.symbol == symbol)
+    return list(session.scalars(query.order_by(OrderRow.created_at, OrderRow.id)))
+
+
+def filled_orders(session: Session, symbol: str | None = None) -> list[OrderRow]:
+    """Orders that filled (some quantity), oldest first."""
+    query = select(OrderRow).where(OrderRow.filled_quantity > 0,
+                                   OrderRow.status.in_(("FILLED", "CANCELLED", "EXPIRED")))
+    if symbol is not None:
+        query = query.where(OrderRow.symbol == symbol)
+    return list(session.scalars(query.order_by(OrderRow.created_at, OrderRow.id)))
+
+
+def positions_of_symbols(session: Session, symbols: Sequence[str]) -> list[PositionRow]:
+    if not symbols:
+        return []
+    query = select(PositionRow).where(PositionRow.symbol.in_(list(symbols)))
+    return list(session.scalars(query.order_by(PositionRow.id)))
+
+
+def closed_positions(session: Session, mode: str | None = None) -> list[PositionRow]:
+    query = select(PositionRow).where(PositionRow.status == "closed")
+    if mode is not None:
+        query = query.where(PositionRow.mode == mode)
+    return list(session.scalars(query.order_by(PositionRow.closed_at, PositionRow.id)))

@@ -29,7 +29,17 @@ class CommandCore(Protocol):
 
     async def balance(self) -> str: ...
 
-    async def portfolio(self) -> str: ...
+    async def portfolio(self) -> str:
+        """Balances in USD, positions with SL/TP and P&L, expected take-profit."""
+        ...
+
+    async def orders(self) -> str:
+        """Open orders (SL/TP included) and the latest executed ones with fee and P&L."""
+        ...
+
+    async def pnl(self) -> str:
+        """Realised P&L today and in total, unrealised P&L."""
+        ...
 
     async def kill(self, on: bool | None) -> str:
         """None: say whether the kill switch is on. True/False: switch it (audited)."""
@@ -52,9 +62,6 @@ class CommandCore(Protocol):
 
     async def remove(self, symbol: str, author: str) -> str: ...
 
-    async def orders(self) -> str:
-        """Open orders, SL/TP included (the menu's Orders screen)."""
-        ...
 
 
 COMMANDS: dict[str, str] = {
@@ -65,7 +72,9 @@ COMMANDS: dict[str, str] = {
     "watchlist": "the watched symbols and their settings",
     "alerts": "alert flags: /alerts [SYMBOL [buy|sell on|off]]",
     "balance": "exchange balances",
-    "portfolio": "open positions and their value",
+    "portfolio": "balances in USD, positions with SL/TP and P&L, expected take-profit",
+    "orders": "open orders (SL/TP included) and the latest executed ones",
+    "pnl": "realised P&L today and in total, unrealised P&L",
     "kill": "kill switch: /kill on (no new orders) | /kill off | /kill (state)",
     "panic": "cancel every open ATP entry order (SL/TP orders stay)",
     "menu": "buttons: watchlist, coins (alerts, trade, amount, preset), portfolio, orders",
@@ -196,6 +205,10 @@ async def _answer(core: CommandCore, command: str, args: Sequence[str], instance
             return await core.balance()
         case "portfolio":
             return await core.portfolio()
+        case "orders":
+            return await core.orders()
+        case "pnl":
+            return await core.pnl()
         case "kill":
             try:
                 on = parse_kill(args)

@@ -8,7 +8,7 @@ into a 400 "can't parse entities" — a permanent failure for a cosmetic reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 MAX_MESSAGE = 4096  # Telegram's limit for one message's text
 _SIDE_MARK = {"BUY": "🟢", "SELL": "🔴"}
@@ -85,3 +85,32 @@ def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 
 split_text = split_message  # the earlier name
+
+def _cents(value: float, places: str = "0.01") -> Decimal:
+    """Rounded as the dashboard's `Number.toFixed` rounds: the exact binary value, a tie
+    away from zero — so the page and Telegram print the same digits for the same value."""
+    with localcontext() as ctx:
+        ctx.rounding = ROUND_HALF_UP
+        return Decimal(value).quantize(Decimal(places))
+
+
+def format_usd(value: float | None) -> str:
+    """A USD amount as the dashboard shows it: `1,234.56`; `unknown` without a value."""
+    if value is None:
+        return "unknown"
+    cents = _cents(value)
+    return f"{abs(cents) if cents == 0 else cents:,.2f}"  # never "-0.00"
+
+
+def format_signed(value: float | None) -> str:
+    """A P&L: `+18.00`, `-3.25` (the sign always shown)."""
+    if value is None:
+        return "unknown"
+    cents = _cents(value)
+    return f"{'-' if value < 0 else '+'}{abs(cents):,.2f}"
+
+
+def format_pct(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{'-' if value < 0 else '+'}{abs(_cents(value)):.2f}%"

@@ -21,6 +21,8 @@ PAGES: dict[str, tuple[str, str]] = {
     # path: (template, title)
     "/": ("watchlist.html", "Watchlist"),
     "/trading": ("trading.html", "Trading"),
+    "/portfolio": ("portfolio.html", "Portfolio"),
+    "/orders": ("orders.html", "Orders"),
     "/messages": ("messages.html", "Telegram messages"),
     "/events": ("events.html", "Event journal"),
     "/settings": ("settings.html", "Settings"),

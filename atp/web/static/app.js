@@ -464,6 +464,154 @@ function setupTrading() {
   });
 }
 
+// ── portfolio and orders pages ──────────────────────────────────────────────────────────
+// Figures formatted exactly as Telegram formats them (atp/telegram/format.py): the API's
+// values, the same rounding — the raw value is kept in data-value for comparison.
+
+function fmtUsd(v) {
+  // toFixed rounds the exact value (a tie away from zero), as atp/telegram/format.py does
+  if (v === null || v === undefined) return "unknown";
+  const [int, frac] = Math.abs(Number(v)).toFixed(2).split(".");
+  return `${Number(v) < 0 && Number(`${int}.${frac}`) !== 0 ? "-" : ""}${int.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${frac}`;
+}
+
+function fmtSigned(v) {
+  if (v === null || v === undefined) return "unknown";
+  return (Number(v) < 0 ? "-" : "+") + fmtUsd(Math.abs(Number(v)));
+}
+
+function fmtPct(v) {
+  if (v === null || v === undefined) return "unknown";
+  return `${Number(v) < 0 ? "-" : "+"}${Math.abs(Number(v)).toFixed(2)}%`;
+}
+
+function fmtPrice(v) {
+  if (v === null || v === undefined) return "unknown";
+  const n = Number(v);
+  if (Math.abs(n) >= 1000) return fmtUsd(n);
+  const text = Math.abs(n) >= 1 ? n.toFixed(4) : n.toFixed(8);
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
+function numCell(value, text, extra = {}) {
+  const cls = extra.class || "num";
+  return el("td", { ...extra, class: cls, dataset: { ...(extra.dataset || {}), value: value === null || value === undefined ? "" : String(value) } }, text);
+}
+
+function pnlClass(v) {
+  return v === null || v === undefined ? "num" : `num ${Number(v) >= 0 ? "gain" : "loss"}`;
+}
+
+function executedRows(orders, wide) {
+  return orders.map((o) => el("tr", { dataset: { clientOid: o.client_oid, side: o.side, role: o.role, symbol: o.symbol } },
+    el("td", {}, fmtTime(o.executed_at)),
+    el("td", { class: "mono" }, o.symbol),
+    el("td", { class: `decision ${o.side}` }, o.side),
+    el("td", {}, o.role),
+    numCell(o.quantity, fmtPrice(o.quantity), { dataset: { field: "quantity" } }),
+    numCell(o.avg_price, fmtPrice(o.avg_price), { dataset: { field: "avg_price" } }),
+    wide ? numCell(o.notional, fmtUsd(o.notional), { dataset: { field: "notional" } }) : null,
+    numCell(o.fee, `${fmtPrice(o.fee)} ${o.fee_currency || ""}`.trim(), { dataset: { field: "fee" } }),
+    numCell(o.realised_pnl, o.side === "SELL" ? fmtSigned(o.realised_pnl) : "—",
+      { class: pnlClass(o.realised_pnl), dataset: { field: "realised_pnl" }, title: o.realised_pnl_reason }),
+    wide ? el("td", {}, o.mode) : null,
+    wide ? el("td", { class: "mono" }, o.client_oid) : null,
+  ));
+}
+
+async function refreshPortfolio() {
+  const [p, pnl, executed] = await Promise.all([
+    api("/api/portfolio"), api("/api/pnl"), api("/api/orders/executed?limit=10"),
+  ]);
+  const mode = document.getElementById("portfolio-mode");
+  mode.textContent = p.mode === "live" ? "LIVE" : "paper (dry run)";
+  mode.dataset.mode = p.mode;
+  const total = document.getElementById("total-usd");
+  total.textContent = fmtUsd(p.total_usd);
+  total.dataset.value = String(p.total_usd);
+  document.getElementById("unvalued").textContent = p.unvalued.length
+    ? `(without ${p.unvalued.join(", ")}: no price)` : "";
+  const err = document.getElementById("balances-error");
+  err.hidden = !p.balances_error;
+  err.textContent = p.balances_error || "";
+  for (const [id, key] of [["pnl-today", "realised_today"], ["pnl-total", "realised_total"], ["pnl-unrealised", "unrealised"]]) {
+    const node = document.getElementById(id);
+    node.textContent = fmtSigned(pnl[key]);
+    node.dataset.value = String(pnl[key]);
+  }
+
+  fill(document.querySelector("#balances tbody"), p.balances.map((b) => el("tr",
+    { dataset: { currency: b.currency, valued: String(b.value_usd !== null) } },
+    el("td", { class: "mono" }, b.currency),
+    numCell(b.amount, fmtPrice(b.amount), { dataset: { field: "amount" } }),
+    numCell(b.price_usd, fmtPrice(b.price_usd), { dataset: { field: "price_usd" } }),
+    numCell(b.value_usd, fmtUsd(b.value_usd), { dataset: { field: "value_usd" } }),
+    el("td", { class: b.reason ? "error-text" : "muted" }, b.reason || b.price_source),
+  )));
+
+  const rows = p.positions || [];
+  document.getElementById("no-portfolio-positions").hidden = rows.length > 0;
+  fill(document.querySelector("#portfolio-positions tbody"), rows.map((x) => el("tr",
+    { dataset: { symbol: x.symbol, entry: x.entry_client_oid, protected: String(x.protected) }, class: x.protected ? null : "naked" },
+    el("td", { class: "mono" }, x.symbol),
+    numCell(x.quantity, fmtPrice(x.quantity), { dataset: { field: "quantity" } }),
+    numCell(x.avg_entry, fmtPrice(x.avg_entry), { dataset: { field: "avg_entry" } }),
+    numCell(x.mark_price, fmtPrice(x.mark_price), { dataset: { field: "mark_price" }, title: x.mark_reason }),
+    numCell(x.unrealised_pnl, fmtSigned(x.unrealised_pnl), { class: pnlClass(x.unrealised_pnl), dataset: { field: "unrealised_pnl" } }),
+    numCell(x.unrealised_pnl_pct, fmtPct(x.unrealised_pnl_pct), { class: pnlClass(x.unrealised_pnl_pct), dataset: { field: "unrealised_pnl_pct" } }),
+    numCell(x.stop_loss, fmtPrice(x.stop_loss), { dataset: { field: "stop_loss" } }),
+    numCell(x.take_profit, fmtPrice(x.take_profit), { dataset: { field: "take_profit" } }),
+    protectionCell(x),
+  )));
+
+  fill(document.querySelector("#expected-tp tbody"), (p.expected_take_profit || []).map((t) => el("tr",
+    { dataset: { symbol: t.symbol } },
+    el("td", { class: "mono" }, t.symbol),
+    numCell(t.held, fmtPrice(t.held), { dataset: { field: "held" } }),
+    numCell(t.covered, fmtPrice(t.covered), { dataset: { field: "covered" } }),
+    numCell(t.uncovered, fmtPrice(t.uncovered), { dataset: { field: "uncovered" } }),
+    numCell(t.avg_take_profit, fmtPrice(t.avg_take_profit), { dataset: { field: "avg_take_profit" } }),
+    numCell(t.profit_at_tp, fmtSigned(t.profit_at_tp), { class: pnlClass(t.profit_at_tp), dataset: { field: "profit_at_tp" } }),
+  )));
+
+  fill(document.querySelector("#portfolio-executed tbody"), executedRows(executed.orders, false));
+}
+
+const EXECUTED_PAGE = 50;
+let executedOffset = 0;
+
+async function refreshOrders() {
+  const [open, executed] = await Promise.all([
+    api("/api/orders/open"), api(`/api/orders/executed?limit=${EXECUTED_PAGE}&offset=${executedOffset}`),
+  ]);
+  document.getElementById("open-count").textContent = `(${open.total})`;
+  document.getElementById("no-open-orders").hidden = open.orders.length > 0;
+  fill(document.querySelector("#open-orders tbody"), open.orders.map((o) => el("tr",
+    { dataset: { clientOid: o.client_oid, role: o.role, symbol: o.symbol, status: o.status } },
+    el("td", {}, fmtTime(o.created_at)),
+    el("td", { class: "mono" }, o.symbol),
+    el("td", { class: `decision ${o.side}` }, o.side),
+    el("td", {}, o.role),
+    el("td", {}, o.order_type),
+    numCell(o.quantity, fmtPrice(o.quantity), { dataset: { field: "quantity" } }),
+    numCell(o.trigger_price, o.trigger_price ? fmtPrice(o.trigger_price) : "—", { dataset: { field: "trigger_price" } }),
+    el("td", {}, o.status),
+    el("td", {}, o.mode),
+    el("td", { class: "mono" }, o.client_oid),
+  )));
+  const last = Math.min(executed.total, executedOffset + executed.orders.length);
+  document.getElementById("executed-count").textContent =
+    `(${executed.orders.length ? executedOffset + 1 : 0}–${last} of ${executed.total})`;
+  document.getElementById("executed-newer").disabled = executedOffset === 0;
+  document.getElementById("executed-older").disabled = last >= executed.total;
+  fill(document.querySelector("#executed-orders tbody"), executedRows(executed.orders, true));
+}
+
+function setupOrders() {
+  document.getElementById("executed-older").addEventListener("click", () => { executedOffset += EXECUTED_PAGE; refresh(); });
+  document.getElementById("executed-newer").addEventListener("click", () => { executedOffset = Math.max(0, executedOffset - EXECUTED_PAGE); refresh(); });
+}
+
 // ── integrity page ──────────────────────────────────────────────────────────────────────
 
 async function refreshIntegrity() {
@@ -495,6 +643,8 @@ async function refreshIntegrity() {
 const PAGES = {
   watchlist: refreshWatchlist,
   trading: refreshTrading,
+  portfolio: refreshPortfolio,
+  orders: refreshOrders,
   messages: refreshMessages,
   events: refreshEvents,
   settings: refreshSettings,
@@ -516,6 +666,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "settings") setupSettings();
   if (page === "trading") setupTrading();
+  if (page === "orders") setupOrders();
   if (page === "events") {
     const params = new URLSearchParams(location.search);
     const form = document.getElementById("filters");

@@ -96,7 +96,8 @@ async def test_the_content_security_policy_lets_every_page_work(dashboard: Dashb
     crashes: list[str] = []
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: crashes.append(str(exc)))
-    for path in ("/", "/trading", "/messages", "/events", "/settings", "/integrity"):
+    for path in ("/", "/trading", "/portfolio", "/orders", "/messages", "/events", "/settings",
+                 "/integrity"):
         response = await page.goto(f"{dashboard.url}{path}")
         assert response is not None
         csp = response.headers.get("content-security-policy", "")

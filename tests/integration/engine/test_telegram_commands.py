@@ -96,3 +96,43 @@ async def test_kill_switch_and_panic_from_telegram_go_through_the_core(make_plat
         assert switches == [(True, "telegram"), (False, "telegram")]
     finally:
         await poller.stop()
+
+
+async def test_portfolio_orders_and_pnl_answer_with_the_cores_figures(make_platform, clock, tg):
+    """/portfolio, /orders and /pnl after a paper BUY with its SL/TP pair: the texts are
+    the formatters applied to what the API serves (Core.portfolio() and friends)."""
+    from sqlalchemy import update
+
+    from atp.engine.commands import EXECUTED_SHOWN, orders_text, pnl_text, portfolio_text
+    from atp.telegram.format import format_price, format_signed, format_usd
+
+    p = make_platform({"AAA_USDT": "down"})
+    with p.db.sessions.begin() as s:
+        s.execute(update(WatchlistRow).values(trade_enabled=True, trade_amount_usd=100.0))
+    await p.monitor.run_cycle()
+    await p.trader.step()
+    poller = TelegramPoller(TOKEN, core=p.commands, lease=DbLease(p.db, "tg", "test-1", clock),
+                            allowed_chat_ids=[str(CHAT)], api_base=tg.base_url,
+                            poll_timeout=1)
+    await poller.start()
+    try:
+        portfolio = await p.core.portfolio()
+        [pos] = portfolio["positions"]
+        await tg.post_user_message(CHAT, "/portfolio", token=TOKEN)
+        text = (await tg.wait_for_message(CHAT, "Portfolio (", timeout=10)).text
+        assert text == portfolio_text(portfolio)
+        assert f"total {format_usd(portfolio['total_usd'])} USD" in text
+        assert f"SL {format_price(pos['stop_loss'])} / TP {format_price(pos['take_profit'])}" \
+            in text and format_signed(pos["unrealised_pnl"]) in text
+        await tg.post_user_message(CHAT, "/orders", token=TOKEN)
+        text = (await tg.wait_for_message(CHAT, "Open orders", timeout=10)).text
+        assert text == orders_text(await p.core.open_orders(),
+                                   await p.core.executed_orders(limit=EXECUTED_SHOWN))
+        assert "AAA_USDT SELL stop_loss" in text and "AAA_USDT SELL take_profit" in text
+        assert "AAA_USDT BUY entry" in text
+        await tg.post_user_message(CHAT, "/pnl", token=TOKEN)
+        text = (await tg.wait_for_message(CHAT, "P&L (", timeout=10)).text
+        assert text == pnl_text(await p.core.pnl())
+        assert "Realised total: +0.00 USD (0 closed)" in text
+    finally:
+        await poller.stop()

@@ -91,6 +91,14 @@ class FakeCore:
         self.calls.append(("portfolio", ()))
         raise RuntimeError("portfolio service down")
 
+    async def orders(self) -> str:
+        self.calls.append(("orders", ()))
+        return "\n".join(f"order {i:04d} " + "x" * 90 for i in range(100))  # ~10,000 chars
+
+    async def pnl(self) -> str:
+        self.calls.append(("pnl", ()))
+        return "P&L: +1.00 USD"
+
     async def kill(self, on: bool | None) -> str:
         self.calls.append(("kill", (on,)))
         return f"kill {on}"

@@ -173,3 +173,18 @@ async def test_a_401_burst_stops_polling_visibly_frees_the_lease_and_recovers(
     assert board.holder == "a"
     await emulator.post_user_message(ADMIN_CHAT, "/status", token=CANARY)
     await emulator.wait_for_message(ADMIN_CHAT, "STATUS")
+
+
+async def test_a_long_answer_arrives_split_at_telegrams_limit(emulator, make_poller, core):
+    """/orders of a busy desk is longer than one message: split at line breaks, in order,
+    each part within 4,096 characters, nothing lost."""
+    poller = make_poller()
+    await poller.start()
+    await emulator.post_user_message(ADMIN_CHAT, "/orders", token=CANARY)
+    expected = await core.orders()
+    await emulator.wait_for_message(ADMIN_CHAT, "order 0099", timeout=10)
+    parts = [m.text for m in emulator.received(ADMIN_CHAT)]
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    assert "\n".join(parts) == expected
+    await emulator.post_user_message(ADMIN_CHAT, "/pnl", token=CANARY)
+    assert (await emulator.wait_for_message(ADMIN_CHAT, "P&L")).text == "P&L: +1.00 USD"
