@@ -94,12 +94,17 @@ class ReportScheduler:
     holding_lease: bool = False
     queued: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one look at a time
     # Dates already recorded, per report: saves a read per tick. Only an optimisation:
     # the database's key decides what is sent.
     _recorded: dict[Report, date] = field(default_factory=dict)
 
     async def step(self) -> list[tuple[Report, date, str]]:
         """One round as a replica: only the `reports` lease holder schedules."""
+        async with self._lock:
+            return await self._step()
+
+    async def _step(self) -> list[tuple[Report, date, str]]:
         if self.lease is not None:
             held = await self.lease.acquire()  # renews when already ours
             if held != self.holding_lease:

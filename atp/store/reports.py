@@ -39,7 +39,8 @@ def claim(session: Session, *, report: str, local_date: str, due_at: datetime, s
         report=report, local_date=local_date, due_at=due_at, status=status, instance=instance,
         created_at=now, reason=reason,
     ).on_conflict_do_nothing(index_elements=["report", "local_date"])
-    return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
+    return session.execute(stmt.returning(ReportRunRow.report)).first() is not None
 
 
 def queue(session: Session, *, report: str, local_date: str, due_at: datetime, chat_id: str,
