@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -99,7 +100,7 @@ def test_every_local_date_fires_exactly_once(zone: str, hour: int, minute: int,
     until = since + timedelta(days=days)
     fired = due_dates(since, until, at, tz)
     assert len(fired) in (days - 1, days, days + 1)
-    assert all(b - a == timedelta(days=1) for a, b in zip(fired, fired[1:], strict=False))
+    assert all(b - a == timedelta(days=1) for a, b in pairwise(fired))
     # splitting the span anywhere fires the same dates (no double, no gap at the seam)
     cut = since + (until - since) / 3
     assert due_dates(since, cut, at, tz) + due_dates(cut, until, at, tz) == fired
