@@ -40,11 +40,14 @@ def summaries(tg: TelegramEmulator) -> list[str]:
 
 
 async def settled(p: Platform, timeout: float = 20.0) -> None:
-    """Until the outbox holds nothing pending (a readiness poll on the database)."""
+    """Until the outbox holds nothing pending (a readiness poll on the database). The
+    per-chat rate limiter runs on the injected clock: a second moves it on."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while (await p.core.outbox_depth())[0]:
         assert loop.time() < deadline, "the outbox did not drain"
+        if isinstance(p.clock, ManualClock):
+            p.clock.advance(1.0)
         p.outbox.wake.set()
         await asyncio.sleep(0.05)
 
@@ -171,3 +174,64 @@ def test_the_database_admits_one_row_per_report_and_date(migrated_db) -> None:
     with migrated_db.session_factory() as s:
         assert len(list(s.scalars(select(OutboxRow)))) == 1
         assert [r["instance"] for r in report_rows.runs(s)] == ["a"]
+
+
+def _position(symbol: str, *, closed_at: datetime | None = None, protected: bool = False,
+              pnl: float | None = None) -> Any:
+    from atp.store.models import PositionRow
+
+    opened = datetime(2026, 6, 9, 12, 0, tzinfo=UTC)
+    return PositionRow(
+        symbol=symbol, base=symbol.split("_")[0], mode="paper", decision_id=f"d-{symbol}",
+        entry_client_oid=f"e-{symbol}", quantity=2.0, entry_price=100.0, avg_entry=100.0,
+        cost=200.0, status="closed" if closed_at else "open", opened_at=opened,
+        closed_at=closed_at, closed_by="take_profit" if closed_at else None,
+        exit_price=110.0 if closed_at else None, realised_pnl=pnl, preset="scalp-aggressive",
+        protection_status=("filled" if closed_at else "active" if protected else "failed"))
+
+
+async def test_sell_report_and_sltp_reminder_come_from_the_stored_positions(
+        make_platform, tg, clock: ManualClock, migrated_db) -> None:
+    """The sell report lists the last 24 h of closed positions with their P&L; the
+    reminder names only the unprotected open ones, and says nothing when all are."""
+    with migrated_db.session_factory.begin() as s:
+        s.add_all([
+            _position("SOL_USDT", closed_at=datetime(2026, 6, 10, 9, tzinfo=UTC), pnl=19.5),
+            _position("ADA_USDT", closed_at=datetime(2026, 6, 8, 9, tzinfo=UTC), pnl=-3.0),
+            _position("ETH_USDT", protected=True),
+            _position("BTC_USDT"),
+        ])
+    move_to(clock, datetime(2026, 6, 10, 8, 59))  # 06:59 UTC in Berlin's summer
+    p: Platform = make_platform(timezone="Europe/Berlin", daily_summary_at="off",
+                                sell_report_at="20:00", sltp_reminder_at="09:00")
+    await p.start(telegram_poller=False)
+    await look(p)
+    move_to(clock, datetime(2026, 6, 10, 9, 0, 1))
+    assert await look(p) == [(Report.SLTP_REMINDER, "2026-06-10")]
+    move_to(clock, datetime(2026, 6, 10, 20, 0, 1))
+    assert await look(p) == [(Report.SELL_REPORT, "2026-06-10")]
+    await settled(p)
+    texts = [m.text for m in tg.received(CHAT)]
+    [reminder] = [t for t in texts if t.startswith("⚠️ ATP SL/TP reminder")]
+    assert "BTC_USDT" in reminder and "ETH_USDT" not in reminder
+    [sold] = [t for t in texts if t.startswith("💰 ATP sell report")]
+    assert "SOL_USDT 2 @ 110 P&L +19.50 (take_profit" in sold and "ADA_USDT" not in sold
+
+    with migrated_db.session_factory.begin() as s:  # BTC protected now
+        s.execute(protect_stmt("BTC_USDT"))
+    move_to(clock, datetime(2026, 6, 11, 9, 0, 1))
+    assert await look(p) == []  # every position protected: nothing sent, recorded skipped
+    await p.stop()
+    with migrated_db.session_factory() as s:
+        runs = {(r["report"], r["local_date"]): r for r in report_rows.runs(s)}
+    assert runs[("sltp_reminder", "2026-06-11")]["status"] == "skipped"
+    assert runs[("sltp_reminder", "2026-06-11")]["reason"] == "every position is protected"
+
+
+def protect_stmt(symbol: str) -> Any:
+    from sqlalchemy import update
+
+    from atp.store.models import PositionRow
+
+    return (update(PositionRow).where(PositionRow.symbol == symbol)
+            .values(protection_status="active"))
