@@ -53,9 +53,8 @@ async def gather(core: Core, since: datetime, until: datetime) -> ReportData:
 
     The one place reports read figures: when the portfolio read model lands it replaces
     the reads here, and the texts stay as they are."""
-    state = await core.trading_state()
-    positions = await core.positions()
-    mode = str(positions.get("mode") or state.get("mode") or "paper")
+    positions = await core.positions()  # the mode trading runs in, and its positions
+    mode = str(positions.get("mode") or "paper")
 
     def read() -> dict[str, Any]:
         with core.db.read_sessions() as s:

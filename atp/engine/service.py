@@ -204,6 +204,8 @@ class Platform:
                           "platform started")
         await self.check_telegram_token()
         self._stop.clear()
+        if self.reports is not None:  # what fell due before a first start is not caught up
+            self.reports.started_at = self.started_at
         with contextlib.suppress(Exception):  # best effort: the TTL frees them anyway
             freed = await release_dead_predecessors(self.db, self.owner)
             if freed:
@@ -306,7 +308,6 @@ class Platform:
         reports = self.reports
         if reports is None:
             return
-        reports.started_at = self.started_at
         while not self._stop.is_set():
             try:
                 await reports.step()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from atp.domain.reports import Report
@@ -120,7 +121,17 @@ async def test_two_mornings_and_a_restart_in_between_send_exactly_two_summaries(
 
 
 async def test_a_restart_right_after_08_00_still_sends_one(
-        make_platform, tg, clock: ManualClock) -> None:
+        make_platform, tg, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import atp.engine.outbox as outbox_module
+
+    markers: list[str] = []
+    real = outbox_module.log_marker
+
+    def spy(logger: object, name: str, *args: object, **fields: object) -> None:
+        markers.append(name)
+        real(logger, name, *args, **fields)
+
+    monkeypatch.setattr(outbox_module, "log_marker", spy)
     move_to(clock, datetime(2026, 6, 10, 7, 58))
     p = await start(make_platform)
     assert await look(p) == []
@@ -136,6 +147,7 @@ async def test_a_restart_right_after_08_00_still_sends_one(
     await settled(p)
     await p.stop()
     assert len(summaries(tg)) == 1
+    assert markers == ["WATCHDOG"]  # a system message's marker, never ALERT_EMIT_FINAL
 
 
 async def test_two_replicas_on_one_database_send_one_summary(
