@@ -7,13 +7,16 @@ Secrets are `SecretStr`: their repr is masked, and nothing here ever formats the
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atp.domain.limits import Limits, limits
+from atp.domain.reports import Report, parse_local_time, parse_timezone
 
 
 class Timeframe(StrEnum):
@@ -236,6 +239,35 @@ class Settings(BaseSettings):
         json_schema_extra=_fix("set RETENTION_DAYS to a number of days, e.g. 30 (0 = keep)"),
     )
 
+    # Scheduled reports (sent through the outbox, once per report and local date)
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the report times, e.g. Europe/Berlin (DST-aware).",
+        json_schema_extra=_fix("set TIMEZONE to an IANA zone name such as UTC or "
+                               "Europe/Berlin"),
+    )
+    daily_summary_at: str = Field(
+        default="08:00",
+        description="Local time (HH:MM) of the daily summary: balances, P&L, decisions, "
+        "alerts and orders of the day; off switches it off.",
+        json_schema_extra=_fix("set DAILY_SUMMARY_AT to a local time HH:MM such as 08:00, "
+                               "or off"),
+    )
+    sell_report_at: str = Field(
+        default="20:00",
+        description="Local time (HH:MM) of the sell report (the last 24 h of SELLs with "
+        "P&L); off switches it off.",
+        json_schema_extra=_fix("set SELL_REPORT_AT to a local time HH:MM such as 20:00, "
+                               "or off"),
+    )
+    sltp_reminder_at: str = Field(
+        default="09:00",
+        description="Local time (HH:MM) of the reminder naming positions without SL/TP "
+        "(nothing is sent when all are protected); off switches it off.",
+        json_schema_extra=_fix("set SLTP_REMINDER_AT to a local time HH:MM such as 09:00, "
+                               "or off"),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -252,6 +284,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return str(parse_timezone(value).key)
+
+    @field_validator("daily_summary_at", "sell_report_at", "sltp_reminder_at")
+    @classmethod
+    def _local_time(cls, value: str) -> str:
+        at = parse_local_time(value)
+        return "off" if at is None else at.strftime("%H:%M")
 
     @field_validator("telegram_allowed_chat_ids")
     @classmethod
@@ -280,6 +323,18 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         """Every time limit derived from the monitor interval (one function computes them)."""
         return limits(self.monitor_interval_seconds)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a zone (validated at load)."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def report_times(self) -> dict[Report, time | None]:
+        """Each report's local time; None = switched off."""
+        return {Report.DAILY_SUMMARY: parse_local_time(self.daily_summary_at),
+                Report.SELL_REPORT: parse_local_time(self.sell_report_at),
+                Report.SLTP_REMINDER: parse_local_time(self.sltp_reminder_at)}
 
     @property
     def has_exchange_credentials(self) -> bool:

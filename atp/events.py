@@ -60,6 +60,10 @@ class EventKind(StrEnum):
     PROTECTION_FAILED = "protection_failed"
     PROTECTION_FILLED = "protection_filled"
     TRADING_SWITCH_CHANGED = "trading_switch_changed"
+    REPORT_QUEUED = "report_queued"
+    REPORT_SKIPPED = "report_skipped"
+    REPORT_SENT = "report_sent"
+    REPORT_FAILED = "report_failed"
 
 
 ALERT_OUTCOME_KINDS: dict[str, EventKind] = {
@@ -494,6 +498,54 @@ class TradingSwitchChanged(Event):
     switch: str = ""  # live_trading | kill_switch
     on: bool = False
     author: str = ""
+
+
+# ── scheduled reports ──────────────────────────────────────────────────────────────────
+
+
+@_register(EventKind.REPORT_QUEUED)
+@dataclass(frozen=True, slots=True)
+class ReportQueued(Event):
+    KIND = EventKind.REPORT_QUEUED
+    DOC = "a scheduled report (daily summary, sell report, SL/TP reminder) was claimed for " \
+          "its local date and put in the outbox"
+    report: str = ""
+    local_date: str = ""
+    due_at: str = ""  # ISO, UTC
+
+
+@_register(EventKind.REPORT_SKIPPED)
+@dataclass(frozen=True, slots=True)
+class ReportSkipped(Event):
+    KIND = EventKind.REPORT_SKIPPED
+    DOC = "a scheduled report was recorded for its date without a message (nothing to " \
+          "report, due before reports were first scheduled, or too late to catch up)"
+    report: str = ""
+    local_date: str = ""
+    reason: str = ""
+
+
+@_register(EventKind.REPORT_SENT)
+@dataclass(frozen=True, slots=True)
+class ReportSent(Event):
+    KIND = EventKind.REPORT_SENT
+    DOC = "a scheduled report reached the chat"
+    report: str = ""
+    local_date: str = ""
+    message_id: int | None = None
+    attempts: int = 0
+    possible_repeat: bool = False
+
+
+@_register(EventKind.REPORT_FAILED)
+@dataclass(frozen=True, slots=True)
+class ReportFailed(Event):
+    KIND = EventKind.REPORT_FAILED
+    SEVERITY = "error"
+    DOC = "a scheduled report's message failed permanently"
+    report: str = ""
+    local_date: str = ""
+    kind: str = ""
 
 
 def kind_of(event: Event) -> EventKind:

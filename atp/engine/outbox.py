@@ -26,12 +26,15 @@ from atp.events import (
     AlertRetry,
     AlertSent,
     Event,
+    ReportFailed,
+    ReportSent,
     SystemMessageFailed,
     SystemMessageRetry,
     SystemMessageSent,
 )
 from atp.logging import ALERT_EMIT, WATCHDOG, get_logger, log_marker
 from atp.store import outbox as rows
+from atp.store import reports as report_rows
 from atp.store.database import Database
 from atp.store.journal import record
 from atp.store.uow import UnitOfWork
@@ -258,6 +261,14 @@ class OutboxWorker:
                 if message.is_alert else
                 SystemMessageSent(source=message.kind, message_id=message_id,
                                   attempts=attempts, possible_repeat=repeat))
+            if message.kind == "report":  # its (report, date) row says which report
+                ref = report_rows.finish(uow.session, message.id, "sent", now)
+                if ref is not None:
+                    event = ReportSent(report=ref.report, local_date=ref.local_date,
+                                       message_id=message_id, attempts=attempts,
+                                       possible_repeat=repeat)
+                    log.info("report sent", report=ref.report, local_date=ref.local_date,
+                             message_id=message_id)
             self._record(uow, event, message, now, note or f"message {message_id}"
                          + (" (possible repeat, marked)" if repeat else ""))
         if repeat:
@@ -310,6 +321,11 @@ class OutboxWorker:
                 return
             event: Event = (AlertFailed(kind=str(exc.kind)) if message.is_alert else
                             SystemMessageFailed(source=message.kind, kind=str(exc.kind)))
+            if message.kind == "report":
+                ref = report_rows.finish(uow.session, message.id, "failed", now, exc.reason)
+                if ref is not None:
+                    event = ReportFailed(report=ref.report, local_date=ref.local_date,
+                                         kind=str(exc.kind))
             self._record(uow, event, message, now, exc.reason)
         self._note_error(exc, now)
         if not message.is_alert:

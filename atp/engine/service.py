@@ -27,6 +27,7 @@ from atp.engine.monitor import SignalMonitor
 from atp.engine.outbox import OutboxWorker
 from atp.engine.paper import PaperBroker
 from atp.engine.ports import AlertSender, Broker, MarketData
+from atp.engine.reports import REPORTS_LEASE, ReportScheduler
 from atp.engine.status import (
     CycleStatus,
     ExchangeFailureStatus,
@@ -61,6 +62,7 @@ SENDER_LEASE = "telegram-sender"
 PRESENCE_PREFIX = "presence:"
 PRESENCE_TTL_S = 30.0
 RETENTION_LEASE = "retention"
+REPORTS_EVERY_S = 15.0  # how often the reports lease holder looks for a due report
 OUTBOX_STUCK_S = 120.0  # alerts older than this in the outbox make health `degraded`
 
 
@@ -171,6 +173,13 @@ class Platform:
             sync_seconds=s.trader_sync_seconds, wake_outbox=self.outbox.wake.set)
         self.monitor.on_prices.append(self.paper.observe)
         self.core.trader = self.trader
+        self.reports: ReportScheduler | None = None
+        if s.alerts_enabled and s.telegram_chat_id and any(s.report_times.values()):
+            self.reports = ReportScheduler(
+                self.core, self.clock, s.instance_name, s.telegram_chat_id, s.zone,
+                s.report_times, lease=DbLease(self.db, REPORTS_LEASE, self.owner, self.clock,
+                                              ttl_seconds=REPORTS_EVERY_S * 4),
+                wake_outbox=self.outbox.wake.set)
         self.commands = CommandAnswers(self.core, self.status, balance,
                                        evaluate=self.monitor.evaluate_now)
         self._stop = asyncio.Event()
@@ -196,6 +205,8 @@ class Platform:
                           "platform started")
         await self.check_telegram_token()
         self._stop.clear()
+        if self.reports is not None:  # what fell due before a first start is not caught up
+            self.reports.started_at = self.started_at
         with contextlib.suppress(Exception):  # best effort: the TTL frees them anyway
             freed = await release_dead_predecessors(self.db, self.owner)
             if freed:
@@ -211,6 +222,7 @@ class Platform:
             asyncio.create_task(self._readiness(), name="atp-readiness"),
             asyncio.create_task(self._retention(), name="atp-retention"),
             asyncio.create_task(self._scheduler(), name="atp-scheduler"),
+            asyncio.create_task(self._reports(), name="atp-reports"),
             asyncio.create_task(self.outbox.run_forever(self._stop), name="atp-outbox"),
             asyncio.create_task(self.trader.run_forever(self._stop), name="atp-trader"),
         ]
@@ -290,6 +302,21 @@ class Platform:
                     await self.prune(timedelta(days=days))
             except Exception as exc:  # a database hiccup: next hour
                 log.warning("retention failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _reports(self) -> None:
+        """Scheduled reports (engine.reports): a look every REPORTS_EVERY_S (or when
+        woken), by the one process holding the `reports` lease."""
+        reports = self.reports
+        if reports is None:
+            return
+        while not self._stop.is_set():
+            try:
+                await reports.step()
+            except Exception as exc:  # a database hiccup: the next look retries
+                log.warning("report scheduling failed", error=f"{type(exc).__name__}: {exc}")
+            reports.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reports.wake.wait(), REPORTS_EVERY_S)
 
     async def prune(self, horizon: timedelta) -> dict[str, int]:
         """Delete the rows older than `horizon` (store.retention), journal the counts."""

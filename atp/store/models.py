@@ -58,7 +58,9 @@ SEVERITIES: Final = ("info", "warning", "error")
 DECISIONS: Final = ("BUY", "SELL", "WAIT")
 SIDES: Final = ("BUY", "SELL")
 OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED")
-OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order")
+OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order", "report")
+REPORTS: Final = ("daily_summary", "sell_report", "sltp_reminder")
+REPORT_STATUSES: Final = ("queued", "sent", "failed", "skipped")
 OUTBOX_STATUSES: Final = ("pending", "sent", "failed")
 AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist")
 RISKS: Final = ("conservative", "aggressive")
@@ -594,6 +596,30 @@ class LeaseRow(Base):
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     renewed_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class ReportRunRow(Base):
+    """One scheduled report per (report, local date): the key is the primary key, so a
+    second insert (a restart, a replica) is refused by the database, not by memory. A
+    `queued` row and its outbox message are written in one transaction."""
+
+    __tablename__ = "report_runs"
+
+    report: Mapped[str] = mapped_column(String(16), primary_key=True)
+    local_date: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    instance: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("report", REPORTS), name="report"),
+        CheckConstraint(_one_of("status", REPORT_STATUSES), name="status"),
+        Index(None, "outbox_id"),
+    )
 
 
 metadata = Base.metadata
