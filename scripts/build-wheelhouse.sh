@@ -5,6 +5,7 @@
 #
 # The dependency wheels are cached outside the checkout keyed by requirements.lock and
 # pyproject.toml, so only the atp wheel is rebuilt per run. Usage: build-wheelhouse.sh [DIR]
+# DIR (default ./wheelhouse) gets deps/ (the dependencies) and atp/ (the atp wheel).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${1:-wheelhouse}"
@@ -14,6 +15,7 @@ PY="${PYTHON:-.venv/bin/python}"
 KEY="$( (cat requirements.lock pyproject.toml; "$PY" -c 'import sys; print(sys.version_info[:2])') \
   | sha1sum | cut -c1-12)"
 DEPS="$CACHE/wheels-$KEY"
+quiet() { grep -v "is ignored: it is neither a file nor a directory" || true; }
 mkdir -p "$CACHE"
 exec 9>"$CACHE/wheels.lock"
 flock 9
@@ -22,15 +24,16 @@ if [ ! -d "$DEPS" ]; then
   tmp="$(mktemp -d "$CACHE/wheels.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   # Runtime dependencies only (no dev extra), pinned by the lock file as a constraint.
-  "$PY" -m pip wheel -q --disable-pip-version-check -w "$tmp" -c requirements.lock .
+  "$PY" -m pip wheel -q --disable-pip-version-check -w "$tmp" -c requirements.lock . \
+    2> >(quiet >&2)
   rm -f "$tmp"/atp-*.whl
   mv "$tmp" "$DEPS"
   trap - EXIT
   echo "dependency wheels: $(ls "$DEPS" | wc -l) in $((SECONDS - start)) s"
 fi
 rm -rf "$OUT"
-mkdir -p "$OUT"
-cp -l "$DEPS"/*.whl "$OUT"/ 2>/dev/null || cp "$DEPS"/*.whl "$OUT"/
-"$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$OUT" .
+mkdir -p "$OUT/deps" "$OUT/atp"
+cp -pl "$DEPS"/*.whl "$OUT/deps/" 2>/dev/null || cp -p "$DEPS"/*.whl "$OUT/deps/"
+"$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$OUT/atp" . 2> >(quiet >&2)
 rm -rf build atp.egg-info
-echo "wheelhouse $OUT: $(ls "$OUT" | wc -l) wheels"
+echo "wheelhouse $OUT: $(ls "$OUT/deps" | wc -l) dependency wheels + $(ls "$OUT/atp")"

@@ -18,7 +18,7 @@ def backend() -> Iterator[dict[str, object]]:
     answer: dict[str, object] = {"status": "ok", "reason": "monitor cycling"}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             body = json.dumps(answer).encode() if self.path == "/api/health" else b"{}"
             self.send_response(200 if self.path == "/api/health" else 404)
             self.send_header("Content-Type", "application/json")

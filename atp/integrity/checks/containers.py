@@ -106,10 +106,18 @@ def judge(state: ProjectState, now: datetime | None = None) -> CheckResult:
                            for c in state.containers], "missing": missing}
     details = limit_list(details, 30)
     if critical:
-        fix = (f"{restart}; then read why: docker logs --tail 200 {backend_name}"
-               if any("backend" in c for c in critical) else
-               f"start the stopped services: docker compose -p {project} up -d; read "
-               "docker logs of each for why it stopped")
+        # A stopped dependency (db) first: the backend is unhealthy because of it and
+        # recovers by itself once it is back; restarting the backend would not help.
+        stopped = [s for s, cs in by_service.items() if s != BACKEND
+                   and not any(c.state == "running" for c in cs)]
+        backend_fix = (f"{restart}; then read why: docker logs --tail 200 {backend_name}")
+        if stopped or missing:
+            fix = (f"start the stopped services: docker compose -p {project} up -d; read "
+                   "docker logs of each for why it stopped")
+            if any("backend" in c for c in critical):
+                fix += f"; if the backend stays unhealthy after that: {backend_fix}"
+        else:
+            fix = backend_fix
         return CheckResult(ID, Status.CRITICAL, "; ".join(critical), details, fix, data)
     if warning:
         return CheckResult(ID, Status.WARNING, "; ".join(warning), details,
