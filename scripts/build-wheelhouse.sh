@@ -34,6 +34,11 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT/deps" "$OUT/atp"
 cp -pl "$DEPS"/*.whl "$OUT/deps/" 2>/dev/null || cp -p "$DEPS"/*.whl "$OUT/deps/"
-"$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$OUT/atp" . 2> >(quiet >&2)
+UV="$(dirname "$PY")/uv"
+if [ -x "$UV" ]; then  # uv caches the build environment: ~3 s instead of pip's ~30 s
+  "$UV" build -q --wheel --out-dir "$OUT/atp" .
+else
+  "$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$OUT/atp" . 2> >(quiet >&2)
+fi
 rm -rf build atp.egg-info
 echo "wheelhouse $OUT: $(ls "$OUT/deps" | wc -l) dependency wheels + $(ls "$OUT/atp")"

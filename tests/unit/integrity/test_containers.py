@@ -78,3 +78,14 @@ def test_remediation_names_a_compose_v1_container() -> None:
     doc["Name"] = "/prod_backend_1"  # docker-compose 1.x spells it with underscores
     result = judge(project(doc))
     assert "docker restart prod_backend_1" in (result.remediation or "")
+
+
+def test_a_stopped_db_is_fixed_first_not_by_restarting_the_backend() -> None:
+    result = judge(project(inspect("backend", health="unhealthy"),
+                           inspect("db", "exited", None), declared=("backend", "db")))
+    assert result.status is Status.CRITICAL
+    assert "service db exited (exit code 0)" in result.summary
+    assert (result.remediation or "").startswith(
+        "start the stopped services: docker compose -p prod up -d")
+    assert "if the backend stays unhealthy after that: docker restart prod-backend-1" in \
+        (result.remediation or "")
