@@ -5,7 +5,8 @@ exchange and Telegram emulators on the host as the outside world.
 
 The stack comes up healthy; `atp check --compose-project` passes every check, locally and
 through a real sshd; stopping `db` makes `backend` unhealthy and `atp check` critical naming
-`containers` and the fix; starting `db` again recovers it without restarting `backend`.
+`containers` and the fix; starting `db` again recovers it without restarting `backend`; a
+backend process that ends is started again by the restart policy and the restart reported.
 
 The Engine's data root is kept in /var/cache/atp-docker/engine (base image and dependency
 layers reused: a warm run rebuilds only the atp layer); a lock serialises runs sharing it.
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,11 +172,14 @@ def stack(engine_lock: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         for c in client.containers.list(all=True, filters={"label": "com.docker.compose.project"}):
             c.remove(force=True)  # left by a run that was killed
         client.volumes.prune()
-        timed(times, "base image", ["bash", "scripts/build-base-image.sh", BASE], env)
         ctx = root / "context"
         (ctx / "scripts").mkdir(parents=True)
-        timed(times, "wheelhouse", ["bash", "scripts/build-wheelhouse.sh",
-                                    str(ctx / "wheelhouse")], env)
+        with ThreadPoolExecutor(2) as pool:  # cold: debootstrap and pip download overlap
+            base = pool.submit(timed, times, "base image",
+                               ["bash", "scripts/build-base-image.sh", BASE], env)
+            timed(times, "wheelhouse", ["bash", "scripts/build-wheelhouse.sh",
+                                        str(ctx / "wheelhouse")], env)
+            base.result()
         shutil.copy(REPO / "Dockerfile", ctx)
         shutil.copy(REPO / "requirements.lock", ctx)
         shutil.copy(REPO / "scripts" / "docker-entrypoint.sh", ctx / "scripts")
@@ -244,7 +249,7 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
     return {c["id"]: c["status"] for c in report["checks"]}
 
 
-def test_stack_healthy_checked_locally_and_over_ssh_then_db_outage_and_recovery(
+def test_stack_healthy_checked_locally_and_over_ssh_db_outage_recovery_restart(
         stack: Stack, host: sshd.LoopbackSshd) -> None:
     report = stack.check_until(0)
     got = statuses(report)
@@ -281,3 +286,15 @@ def test_stack_healthy_checked_locally_and_over_ssh_then_db_outage_and_recovery(
     _, report = stack.check()
     errors = next(c for c in report["checks"] if c["id"] == "errors")
     assert "database unavailable" in errors["summary"], errors
+
+    # The process ends (SIGTERM to PID 1, as a stalled monitor's exit 3 would): the restart
+    # policy starts it again and `atp check` reports the restart.
+    backend = stack.client.containers.get(after["Id"])
+    assert backend.exec_run(["sh", "-c", "kill -TERM 1"]).exit_code == 0
+    stack.until("backend", lambda state: state["Status"] == "running"
+                and state["StartedAt"] != after["State"]["StartedAt"], timeout=60)
+    code, report = stack.check("--check", "containers")
+    containers = report["checks"][0]
+    assert code == 1 and containers["status"] == "warning", containers
+    assert "backend restarted 1 time, last at" in containers["summary"], containers
+    assert containers["data"]["containers"][0]["restart_count"] == 1
