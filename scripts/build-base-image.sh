@@ -4,17 +4,19 @@
 # the test's `db` image), made with debootstrap from Debian's package archive and imported
 # into the Engine at DOCKER_HOST as $1 (default atp-base:bookworm).
 #
-# The rootfs tarball is cached outside the checkout, keyed by this script's hash, so CI on a
+# The rootfs tarball is cached outside the checkout, keyed by the recipe, so CI on a
 # clean clone pays the debootstrap once per machine; an import into an Engine that already
 # has the tag is skipped. Usage: DOCKER_HOST=unix:///path/docker.sock build-base-image.sh [TAG]
 set -euo pipefail
 TAG="${1:-atp-base:bookworm}"
 CACHE="${ATP_DOCKER_CACHE:-/var/cache/atp-docker}"
-KEY="$(sha1sum "${BASH_SOURCE[0]}" | cut -c1-12)"
-TARBALL="$CACHE/base-$KEY.tar"
 PACKAGES=python3,python3-venv,ca-certificates,postgresql-15,tzdata
+# The recipe (bump the trailing word when the rootfs steps below change): the cache key.
+KEY="$(echo "bookworm minbase $PACKAGES strip-docs" | sha1sum | cut -c1-12)"
+TARBALL="$CACHE/base-$KEY.tar"
 
-if docker image inspect "$TAG" >/dev/null 2>&1; then
+if [ "$(docker image inspect -f '{{index .Config.Labels "atp.base.key"}}' "$TAG" 2>/dev/null)" \
+    = "$KEY" ]; then
   echo "base image $TAG present"
   exit 0
 fi
@@ -36,8 +38,10 @@ if [ ! -s "$TARBALL" ]; then
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/doc/* "$root"/usr/share/man/*
   tar -C "$root" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
+  find "$CACHE" -maxdepth 1 -name 'base-*.tar' ! -name "base-$KEY.tar" -delete
   echo "debootstrap + tar: $((SECONDS - start)) s ($(du -h "$TARBALL" | cut -f1))"
 fi
 start=$SECONDS
-docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' "$TARBALL" "$TAG" >/dev/null
+docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' -c "LABEL atp.base.key=$KEY" \
+  "$TARBALL" "$TAG" >/dev/null
 echo "imported $TAG in $((SECONDS - start)) s"

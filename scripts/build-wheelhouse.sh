@@ -28,6 +28,7 @@ if [ ! -d "$DEPS" ]; then
     2> >(quiet >&2)
   rm -f "$tmp"/atp-*.whl
   mv "$tmp" "$DEPS"
+  find "$CACHE" -maxdepth 1 -name 'wheels-*' ! -name "wheels-$KEY" -exec rm -rf {} +
   trap - EXIT
   echo "dependency wheels: $(ls "$DEPS" | wc -l) in $((SECONDS - start)) s"
 fi
