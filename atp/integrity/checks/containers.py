@@ -8,6 +8,8 @@ given or found); `unknown` when a project was named but the Engine cannot be rea
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import datetime, timedelta
 
 from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.context import CheckContext
@@ -18,6 +20,26 @@ from atp.integrity.sources.docker import ContainerInfo, ProjectState
 ID = "containers"
 TITLE = "Docker container status"
 BACKEND = "backend"
+# A restart this recent is a warning (something killed or crashed the process); an older
+# one is reported in the details and the data, the stack having run cleanly since.
+RECENT_RESTART = timedelta(hours=1)
+
+
+def _started(c: ContainerInfo) -> datetime | None:
+    """Docker's StartedAt (RFC 3339 with nanoseconds) as a datetime; None if unset."""
+    raw = (c.started_at or "").replace("Z", "+00:00")
+    if not raw or raw.startswith("0001-"):
+        return None
+    raw = re.sub(r"\.(\d{6})\d+", r".\1", raw)  # nanoseconds -> microseconds
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _restarted_recently(c: ContainerInfo, now: datetime | None) -> bool:
+    started = _started(c)
+    return now is None or started is None or now - started < RECENT_RESTART
 
 
 def _line(c: ContainerInfo) -> str:
@@ -31,10 +53,14 @@ def _line(c: ContainerInfo) -> str:
     return f"{c.name} [{c.service}]: " + ", ".join(bits)
 
 
-def judge(state: ProjectState) -> CheckResult:
-    """The verdict for one project's containers (pure: unit-tested on inspect data)."""
+def judge(state: ProjectState, now: datetime | None = None) -> CheckResult:
+    """The verdict for one project's containers (pure: unit-tested on inspect data).
+    `now` dates the restarts: without it every restart counts as recent."""
     project = state.project
-    restart = f"docker restart {project}-{BACKEND}-1"
+    backends = [c.name for c in state.containers if c.service == BACKEND]
+    # compose v2 names it PROJECT-backend-1, docker-compose 1.x PROJECT_backend_1
+    backend_name = backends[0] if backends else f"{project}-{BACKEND}-1"
+    restart = f"docker restart {backend_name}"
     if not state.containers:
         return CheckResult(ID, Status.CRITICAL, f"no containers for compose project "
                            f"'{project}'", [], f"start it: docker compose -p {project} up -d",
@@ -69,27 +95,38 @@ def judge(state: ProjectState) -> CheckResult:
             warning.append("backend has no healthcheck")
         if c.state == "running" and c.oom_killed:
             warning.append(f"{label} was OOM-killed")
-        if c.state == "running" and c.restart_count:
-            warning.append(f"{label} restarted {plural(c.restart_count, 'time')}")
+        if c.state == "running" and c.restart_count and _restarted_recently(c, now):
+            warning.append(f"{label} restarted {plural(c.restart_count, 'time')}, last at "
+                           f"{c.started_at or '?'}")
     data = {"project": project, "declared_services": state.declared_services,
             "containers": [{"name": c.name, "service": c.service, "state": c.state,
                             "health": c.health, "restart_count": c.restart_count,
-                            "oom_killed": c.oom_killed, "exit_code": c.exit_code}
+                            "oom_killed": c.oom_killed, "exit_code": c.exit_code,
+                            "started_at": c.started_at}
                            for c in state.containers], "missing": missing}
     details = limit_list(details, 30)
     if critical:
-        fix = (f"{restart}; then read why: docker logs --tail 200 {project}-{BACKEND}-1"
-               if any("backend" in c for c in critical) else
-               f"start the stopped services: docker compose -p {project} up -d; read "
-               "docker logs of each for why it stopped")
+        # A stopped dependency (db) first: the backend is unhealthy because of it and
+        # recovers by itself once it is back; restarting the backend would not help.
+        stopped = [s for s, cs in by_service.items() if s != BACKEND
+                   and not any(c.state == "running" for c in cs)]
+        backend_fix = (f"{restart}; then read why: docker logs --tail 200 {backend_name}")
+        if stopped or missing:
+            fix = (f"start the stopped services: docker compose -p {project} up -d; read "
+                   "docker logs of each for why it stopped")
+            if any("backend" in c for c in critical):
+                fix += f"; if the backend stays unhealthy after that: {backend_fix}"
+        else:
+            fix = backend_fix
         return CheckResult(ID, Status.CRITICAL, "; ".join(critical), details, fix, data)
     if warning:
         return CheckResult(ID, Status.WARNING, "; ".join(warning), details,
                            f"read docker logs of the named containers; {restart} if the "
                            "backend is affected", data)
     n = len(by_service)
+    restarts = sum(c.restart_count for c in state.containers if c.service == BACKEND)
     return CheckResult(ID, Status.OK, f"{plural(n, 'service')} of '{project}' up; backend "
-                       "healthy" + ("; restarts: 0" if n else ""), details, None, data)
+                       f"healthy; backend restarts: {restarts}", details, None, data)
 
 
 async def run(ctx: CheckContext) -> CheckResult:
@@ -111,4 +148,4 @@ async def run(ctx: CheckContext) -> CheckResult:
         if ctx.compose_project is None:
             return CheckResult(ID, Status.SKIPPED, f"not running in containers ({exc.reason})")
         raise
-    return judge(state)
+    return judge(state, ctx.now)

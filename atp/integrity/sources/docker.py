@@ -8,6 +8,7 @@ so a service with no container at all is reported missing, not silently absent.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +139,24 @@ class DockerSource:
         return ProjectState(project, sorted(infos, key=lambda i: (i.service, i.name)),
                             sorted(declared))
 
+    def container(self, name: str) -> Any:
+        """The container `name`; `PROJECT-SERVICE-N` (compose v2's spelling) also finds
+        docker-compose 1.x's `PROJECT_SERVICE_N`, by the compose labels."""
+        import docker
+
+        client = self.client()
+        try:
+            return client.containers.get(name)
+        except docker.errors.NotFound:
+            m = re.fullmatch(r"(.+)-([^-]+)-(\d+)", name)
+            found = [] if m is None else client.containers.list(all=True, filters={
+                "label": [f"{PROJECT}={m[1]}", f"{SERVICE}={m[2]}"]})
+            if not found:
+                raise
+            return found[0]
+
     def container_logs(self, name: str, since: Any = None, tail: int | None = None) -> bytes:
-        container = self.client().containers.get(name)
+        container = self.container(name)
         out = container.logs(stdout=True, stderr=True, since=since,
                              tail="all" if tail is None else tail)
         return bytes(out)

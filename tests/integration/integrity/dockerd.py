@@ -20,8 +20,11 @@ def available() -> bool:
 
 
 class LoopbackDockerd:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, data_root: Path | None = None) -> None:
+        """`data_root` outside `root` keeps images across runs (the compose test's cache;
+        its caller serialises the runs that share it)."""
         self.root = root
+        self.data_root = data_root or root / "data"
         self.socket = root / "docker.sock"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -32,7 +35,7 @@ class LoopbackDockerd:
     def start(self) -> LoopbackDockerd:
         r = self.root
         self._proc = subprocess.Popen(
-            ["dockerd", "--data-root", str(r / "data"), "--exec-root", str(r / "exec"),
+            ["dockerd", "--data-root", str(self.data_root), "--exec-root", str(r / "exec"),
              "-H", self.url, "--pidfile", str(r / "docker.pid"), "--bridge=none",
              "--iptables=false"],
             stdout=(r / "dockerd.log").open("wb"), stderr=subprocess.STDOUT)
@@ -48,7 +51,7 @@ class LoopbackDockerd:
                     raise RuntimeError((r / "dockerd.log").read_text()[-2000:]) from None
                 time.sleep(0.05)
         ctx = r / "image"
-        ctx.mkdir()
+        ctx.mkdir(exist_ok=True)
         shutil.copy("/bin/busybox", ctx / "busybox")
         (ctx / "Dockerfile").write_text(
             'FROM scratch\nCOPY busybox /bin/busybox\n'

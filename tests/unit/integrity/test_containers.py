@@ -56,3 +56,36 @@ def test_judge(state: ProjectState, status: Status, words: str) -> None:
 def test_services_of_reads_the_compose_file() -> None:
     assert services_of(COMPOSE) == ["backend", "db"]
     assert services_of(": not yaml : [") == []
+
+
+def test_restarts_are_a_warning_only_while_recent() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    doc = inspect("backend", restarts=3)
+    doc["State"]["StartedAt"] = "2026-12-02T11:50:00.123456789Z"
+    recent = judge(project(doc), now)
+    assert recent.status is Status.WARNING
+    assert "backend restarted 3 times, last at 2026-12-02T11:50" in recent.summary
+    old = judge(project(doc), now + timedelta(hours=2))
+    assert old.status is Status.OK
+    assert "backend restarts: 3" in old.summary
+    assert old.data["containers"][0]["restart_count"] == 3
+
+
+def test_remediation_names_a_compose_v1_container() -> None:
+    doc = inspect("backend", health="unhealthy")
+    doc["Name"] = "/prod_backend_1"  # docker-compose 1.x spells it with underscores
+    result = judge(project(doc))
+    assert "docker restart prod_backend_1" in (result.remediation or "")
+
+
+def test_a_stopped_db_is_fixed_first_not_by_restarting_the_backend() -> None:
+    result = judge(project(inspect("backend", health="unhealthy"),
+                           inspect("db", "exited", None), declared=("backend", "db")))
+    assert result.status is Status.CRITICAL
+    assert "service db exited (exit code 0)" in result.summary
+    assert (result.remediation or "").startswith(
+        "start the stopped services: docker compose -p prod up -d")
+    assert "if the backend stays unhealthy after that: docker restart prod-backend-1" in \
+        (result.remediation or "")
