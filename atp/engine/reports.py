@@ -39,7 +39,6 @@ from atp.engine.lease import DbLease
 from atp.events import Event, ReportQueued, ReportSkipped
 from atp.logging import get_logger
 from atp.store import reports as rows
-from atp.store import trading as trading_rows
 from atp.store.journal import record
 
 log = get_logger("atp.reports")
@@ -49,18 +48,16 @@ SELL_WINDOW = timedelta(hours=24)
 
 
 async def gather(core: Core, since: datetime, until: datetime) -> ReportData:
-    """Every figure of a report, from the stored records through the one core.
-
-    The one place reports read figures: when the portfolio read model lands it replaces
-    the reads here, and the texts stay as they are."""
-    positions = await core.positions()  # the mode trading runs in, and its positions
-    mode = str(positions.get("mode") or "paper")
+    """Every figure of a report, from the stored records through the one core: balances
+    and positions from the portfolio read model (what /api/portfolio, the dashboard and
+    /portfolio show, paper or live), the day's counts and closes from the record."""
+    portfolio = await core.portfolio()
+    mode = str(portfolio.get("mode") or "paper")
 
     def read() -> dict[str, Any]:
         with core.db.read_sessions() as s:
             closed = rows.closed_positions(s, since, until, mode)
             return {
-                "balances": trading_rows.paper_balances(s) if mode == "paper" else {},
                 "sells": [SellLine(p.symbol, p.quantity, p.exit_price, p.realised_pnl,
                                    p.closed_at or until, p.closed_by or "sell")
                           for p in closed],
@@ -72,11 +69,11 @@ async def gather(core: Core, since: datetime, until: datetime) -> ReportData:
     figures = await core.db.read(read)
     lines = [PositionLine(p["symbol"], float(p["quantity"]), float(p["avg_entry"]),
                           p.get("mark_price"), p.get("unrealised_pnl"), bool(p["protected"]),
-                          (p.get("protection") or {}).get("stop_loss"),
-                          (p.get("protection") or {}).get("take_profit"))
-             for p in positions.get("positions", [])]
+                          p.get("stop_loss"), p.get("take_profit"))
+             for p in portfolio.get("positions", [])]
+    balances = {b["currency"]: float(b["amount"]) for b in portfolio.get("balances", [])}
     return ReportData(instance=core.instance, mode=mode, since=since, until=until,
-                      positions=lines, **figures)
+                      positions=lines, balances=balances, **figures)
 
 
 @dataclass
