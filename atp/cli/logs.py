@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +43,20 @@ def matches(record: LogRecord, marker: str | None, symbol: str | None, since: da
     if since is not None and record.timestamp is not None and record.timestamp < since:
         return False
     return LEVELS.get(record.level, 20) >= level
+
+
+def _tail_files(source: FileLog, tail: int, keep: Callable[[LogRecord], bool]
+                ) -> list[LogRecord]:
+    """The last `tail` kept records, reading rotated files (newest first) only while the
+    newer ones hold fewer than `tail`."""
+    kept: list[LogRecord] = []
+    for path in reversed(source.files()):
+        if len(kept) >= tail:
+            break
+        part = deque((r for r in iter_records(FileLog(path).blocks()) if keep(r)),
+                     maxlen=tail - len(kept))
+        kept = [*part, *kept]
+    return kept
 
 
 def _follow_file(path: Path) -> Iterator[str]:
@@ -113,7 +127,11 @@ def logs(
 
         picked = (r for r in iter_records(source.blocks(cutoff))
                   if matches(r, marker, symbol, cutoff, floor))
-        if tail is not None:
+        if tail is not None and cutoff is None and isinstance(source, FileLog):
+            for record in _tail_files(source, tail, lambda r: matches(r, marker, symbol,
+                                                                      None, floor)):
+                typer.echo(show(record))
+        elif tail is not None:
             for record in deque(picked, maxlen=tail):
                 typer.echo(show(record))
         else:
