@@ -24,15 +24,15 @@ from _result import emit, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from health_latency import SyntheticMarket  # noqa: E402
+from health_latency import SyntheticMarket
 
-from atp.api.app import create_app  # noqa: E402
-from atp.config import Settings  # noqa: E402
-from atp.engine.service import Platform  # noqa: E402
-from atp.logging import setup_logging  # noqa: E402
-from atp.store import migrate  # noqa: E402
-from atp.store import repository as repo  # noqa: E402
-from atp.store.uow import UnitOfWork  # noqa: E402
+from atp.api.app import create_app
+from atp.config import Settings
+from atp.engine.service import Platform
+from atp.logging import setup_logging
+from atp.store import migrate
+from atp.store import repository as repo
+from atp.store.uow import UnitOfWork
 
 TARGET_KB = 100
 PAGE = 100  # the dashboard's page size (atp/web/static/app.js WATCHLIST_PAGE)
