@@ -26,6 +26,7 @@ from atp.integrity.sources.logs import (
     FileLog,
     LogRecord,
     LogSource,
+    RemoteFileLog,
     format_record,
     iter_records,
     parse_line,
@@ -112,9 +113,13 @@ def logs(
         source: LogSource
         if path:
             if tunnel is not None:
-                remote = ["tail", "-n", str(tail), path] if (
-                    tail and not (marker or symbol or since)) else ["cat", path]
-                source = CommandLog(tunnel.command(remote), f"{ssh}:{path}")
+                if tail and not (marker or symbol or since):
+                    source = CommandLog(tunnel.command(["tail", "-n", str(tail), path]),
+                                        f"{ssh}:{path}")
+                else:  # the window and the marker are filtered on the host
+                    source = RemoteFileLog(tunnel.command, path, f"{ssh}:{path}",
+                                           needle=f"[{marker.upper().strip('[]')}]"
+                                           if marker else "")
             else:
                 source = FileLog(path)
         else:

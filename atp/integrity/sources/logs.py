@@ -206,6 +206,57 @@ class CommandLog:
             raise SourceUnavailable("log", f"{self.name}: exit {code}: {err[-300:]}")
 
 
+# The host side of `RemoteFileLog`: python3 when the host has it, else awk (POSIX; mawk on
+# Debian), which scans every rotated file instead of bisecting, but still ships only the
+# window. $1 FILE, $2 SINCE or -, $3 NEEDLE, $4 the Python source, $5 auto | awk.
+_REMOTE_SH = r"""
+f=$1; since=$2; needle=$3
+if [ "$5" != awk ] && command -v python3 >/dev/null 2>&1; then
+  exec python3 -c "$4" "$f" "$since" "$needle"
+fi
+[ -r "$f" ] || { echo "$f: cannot read" >&2; exit 2; }
+set -- "$f"; n=1
+while [ -f "$f.$n" ]; do set -- "$f.$n" "$@"; n=$((n+1)); done
+exec awk -v since="$since" -v needle="$needle" '
+  !on && since != "-" {
+    t = ""
+    if (match($0, /"timestamp": ?"[^"]+"/)) {
+      t = substr($0, RSTART, RLENGTH); sub(/^"timestamp": ?"/, "", t)
+    }
+    else if ($0 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T/) { t = $1 }
+    if (t == "" || substr(t, 1, 19) < since) next
+    on = 1
+  }
+  needle == "" || index($0, needle) { print }
+' "$@"
+"""
+
+
+class RemoteFileLog:
+    """A log file (and its rotated predecessors) on the SSH host, filtered there: only the
+    lines from the window's start (and, for `atp logs --marker`, holding the marker) cross
+    the connection, not the whole file. `command` turns a remote argv into a local one
+    (`SshTunnel.command`); `tool="awk"` forces the fallback used where python3 is absent."""
+
+    def __init__(self, command: Any, path: str, name: str, needle: str = "",
+                 tool: str = "auto") -> None:
+        self.command, self.path, self.name = command, path, name
+        self.needle, self.tool = needle, tool
+
+    def argv(self, since: datetime | None) -> list[str]:
+        from atp.integrity.sources import remote_log_filter
+
+        source = Path(remote_log_filter.__file__).read_text(encoding="utf-8")
+        stamp = "-" if since is None else \
+            since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        remote: list[str] = self.command(["sh", "-c", _REMOTE_SH, "atp-log", self.path, stamp,
+                                          self.needle, source, self.tool])
+        return remote
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        yield from CommandLog(self.argv(since), self.name).blocks(since)
+
+
 class BytesLog:
     """An in-memory log (tests, and Docker SDK output already fetched)."""
 
