@@ -28,12 +28,12 @@ HERE = Path(__file__).resolve().parent
 # script -> (default arguments, --full arguments); scripts not listed run with none.
 ARGS: dict[str, tuple[list[str], list[str]]] = {
     "rss.py": ([], ["100", "500", "1000", "3000"]),
-    "db_30days.py": ([], ["--days", "30"]),
+    "db_30days.py": ([], ["--dense-hours", "24"]),
     "market_data.py": ([], ["--symbols", "3000"]),
 }
 ORDER = ["strategy_cpu.py", "backtest_speed.py", "market_data.py", "alert_latency.py",
          "health_latency.py", "order_latency.py", "startup.py", "check_speed.py", "rss.py",
-         "db_30days.py"]
+         "feed_bytes.py", "db_30days.py"]
 TIMEOUT_S = 1800
 
 
