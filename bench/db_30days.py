@@ -7,7 +7,7 @@ template (its decision rows, journal events and cycle row), cloned through atp/s
 tables with bulk inserts onto a timeline ending now, with new ids and shifted times. The
 mix: WAIT mostly, ~0.5 % BUY/SELL per cycle, each with its alert outcome (SENT or
 THROTTLED) and journal event. Every 30-s cycle for the last `--dense-hours` (what the
-windowed reads see; default 2 h), then one cycle every `--sparse-minutes` back to
+windowed reads see; default 1 h), then one cycle every `--sparse-minutes` back to
 `--days` (default 30), so the table spans the horizon without generating 86 million rows
 by default; the size per day is extrapolated from the bytes per stored row at the real
 cadence. `--dense-hours 720` generates the whole thing (hours, ~80 GB).
