@@ -51,7 +51,7 @@ demo: venv
 	$(VENV)/bin/atp demo $(DEMO_ARGS)
 
 bench: venv
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	$(PY) bench/collect.py $(BENCH_ARGS)
 
 lock: venv
 	$(UV) pip compile -q pyproject.toml --extra dev -p $(PY) -o requirements.lock

@@ -215,6 +215,21 @@ class Settings(BaseSettings):
         description="Also write the structured JSON log to this file (read by `atp logs`).",
         json_schema_extra=_fix("set LOG_FILE to a writable path or leave it empty"),
     )
+    log_max_bytes: int = Field(
+        default=50_000_000,
+        ge=0,
+        description="LOG_FILE is rotated when it reaches this size (bytes; 0 = never): "
+        "LOG_FILE.1 … LOG_FILE.N keep the older lines, the oldest is deleted.",
+        json_schema_extra=_fix("set LOG_MAX_BYTES to a size in bytes, e.g. 50000000, or 0"),
+    )
+    log_backups: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="How many rotated LOG_FILE.N files to keep (disk use is at most "
+        "LOG_MAX_BYTES × (LOG_BACKUPS + 1)).",
+        json_schema_extra=_fix("set LOG_BACKUPS to a whole number from 1 to 100"),
+    )
     deadman_url: str | None = Field(
         default=None,
         description="Dead-man's-switch URL pinged after each healthy watchdog cycle.",

@@ -148,7 +148,8 @@ class Demo:
             api_token=DEMO_API_TOKEN,
             log_file=str(self.workdir / "atp.log"),
         )
-        setup_logging(settings.log_level, settings.log_file, console=False)
+        setup_logging(settings.log_level, settings.log_file, console=False,
+                      max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         faults = PlatformFaults(alert_drop="alert-drop" in self.faults)
         self.platform = build_platform(settings, clock=self.clock,
                                        market_clock=market_clock.now,

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,10 @@ def _formatter(fmt: str) -> logging.Formatter:
 
 
 def setup_logging(level: str = "INFO", log_file: str | None = None, console: bool = True,
-                  fmt: str = "text") -> None:
-    """The console (stdout) in `fmt` (text | json) and JSON lines to `log_file`."""
+                  fmt: str = "text", max_bytes: int = 50_000_000, backups: int = 5) -> None:
+    """The console (stdout) in `fmt` (text | json) and JSON lines to `log_file`, rotated
+    at `max_bytes` (0 = never) into `log_file.1` … `log_file.<backups>`: a server's disk
+    has filled up with an unbounded log before."""
     global _configured
     if fmt not in LOG_FORMATS:
         raise ValueError(f"log format {fmt!r} is not one of {', '.join(LOG_FORMATS)}")
@@ -83,7 +86,9 @@ def setup_logging(level: str = "INFO", log_file: str | None = None, console: boo
         handlers.append((logging.StreamHandler(sys.stdout), fmt))
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append((logging.FileHandler(log_file, encoding="utf-8"), "json"))
+        handlers.append((RotatingFileHandler(log_file, maxBytes=max_bytes,
+                                             backupCount=max(1, backups), encoding="utf-8"),
+                         "json"))
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_atp", False):
@@ -177,5 +182,9 @@ def log_markers(logger_name: str, lines: list[tuple[str, dict[str, Any]]]) -> No
         try:
             stream.write(block)
             handler.flush()
+            # Written past the handler's own size check: rotate here, as emit() would.
+            if isinstance(handler, RotatingFileHandler) and handler.maxBytes > 0 \
+                    and stream.tell() >= handler.maxBytes:
+                handler.doRollover()
         finally:
             handler.release()

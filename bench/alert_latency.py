@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from _result import emit, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,6 +106,8 @@ async def main() -> None:
           "target p99 < 250 ms")
     print(f"  delivered {len(tg.received(CHAT))}, outcomes SENT {len(sent)}, lost {lost} "
           "(must be 0)")
+    emit([row("alert latency p99, decision → delivered", q[98], "ms", "< 250 ms", q[98] < 250),
+          row("alerts lost of 1,000", lost, "", "0", lost == 0)])
     tmp.cleanup()
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from _result import emit, row
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,6 +83,7 @@ def main() -> None:
                                  str(work / "demo")], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         server = None
+        remote: float | None = None
         try:
             wait_for_cycles(url)
             log = str(work / "demo" / "atp.log")
@@ -115,9 +117,15 @@ def main() -> None:
         print(f"errors scan, 1,000,000 lines ({big.stat().st_size / 1e6:.0f} MB): "
               f"{scan_s:.2f} s; grep -cE: {grep_s:.2f} s ({grep.stdout.strip()} lines); "
               f"ratio {scan_s / grep_s:.1f}x (target <= 3x)")
+        rows = [row("atp check, local", local, "s", "< 2 s", local < 2)]
+        if remote is not None:
+            rows.append(row("atp check, over SSH", remote, "s", "< 5 s", remote < 5))
+        ratio = scan_s / grep_s
+        rows.append(row("errors scan vs grep -cE, 1M log lines", ratio, "×", "≤ 3×", ratio <= 3))
         print(json.dumps({"check_local_s": round(local, 3),
                           "errors_scan_s": round(scan_s, 3), "grep_s": round(grep_s, 3),
                           "unexpected": dict(scan.unexpected)}))
+        emit(rows)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import argparse
 import asyncio
 import time
 
+from _result import emit, row
+
 from atp.config import Settings
 from atp.emulators.clock import ManualClock
 from atp.emulators.cryptocom import CryptoComEmulator
@@ -60,6 +62,13 @@ async def main(symbols: int, throttle: bool, concurrency: int) -> None:
           "hourly instruments reload)")
     print(f"daily requests in the other cycles        "
           f"{steady.daily_requests + closing.daily_requests} (target 0)")
+    emit([row(f"market data, steady cycle requests, {symbols} symbols", steady.requests, "",
+              "≤ 1", steady.requests <= 1),
+          row(f"market data, all candles closed: requests, {symbols} symbols",
+              closing.requests, "", f"≤ 1 + {closing.candle_requests}",
+              closing.requests <= 1 + closing.candle_requests),
+          row(f"cycle time, all candles closed, {symbols} symbols", closing.duration_seconds,
+              "s", "< 30 s interval", closing.duration_seconds < 30)])
 
 
 if __name__ == "__main__":

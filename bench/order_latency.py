@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from _result import emit, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -163,6 +164,11 @@ async def main() -> None:
           f"SL/TP pairs placed {outcomes['protection_placed']}")
     print(f"  exchange orders {len(orders)} ({entries} market, {pairs} OCO pairs), "
           f"duplicate client_oids {duplicates}, second sends {resent} (both must be 0)")
+    entry = [(at[("order_placed", d)] - at[("order_intent", d)]) * 1000 for d in decisions
+             if ("order_intent", d) in at and ("order_placed", d) in at]
+    emit([row("order latency p99, alert → entry placed", _quantiles(entry)[1], "ms"),
+          row("duplicate client_oids + second sends", duplicates + resent, "", "0",
+              duplicates + resent == 0)])
     tmp.cleanup()
 
 

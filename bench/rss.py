@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _result import emit, row
 
 ATP = str(Path(sys.executable).with_name("atp"))
 TARGET_MB_AT_500 = 200
@@ -111,6 +112,11 @@ def main(sizes: list[int]) -> None:
         ok = rows[500][0] < TARGET_MB_AT_500
         print(f"  target: < {TARGET_MB_AT_500} MB at 500 symbols: "
               f"{'met' if ok else 'NOT met'}")
+    emit([row("RSS, import floor", floor, "MB")]
+         + [row(f"RSS, {n} symbols × 200 candles", mb, "MB",
+                f"< {TARGET_MB_AT_500} MB" if n == 500 else "",
+                mb < TARGET_MB_AT_500 if n == 500 else None) for n, (mb, _) in rows.items()]
+         + [row(f"cycle time, {n} symbols", cycle, "s") for n, (_, cycle) in rows.items()])
     print(json.dumps({"figure": "rss", "floor_mb": round(floor),
                       "rss_mb": {n: round(v[0]) for n, v in rows.items()}}))
 

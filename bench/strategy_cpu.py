@@ -17,6 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _result import emit, row
+
 from atp.domain.candles import Candles
 from atp.domain.indicators import Indicators
 from atp.domain.presets import DEFAULT_PRESETS
@@ -105,6 +107,8 @@ def main() -> None:
     print(f"  atp (TA-Lib + rule engine): {ours:8.1f} us/symbol   target <= 30")
     print(f"  pandas rolling/ewm + rules: {theirs:8.1f} us/symbol")
     print(f"  ratio: {theirs / ours:.0f}x   target >= 40x   (most common decision: {counts[0]})")
+    emit([row("strategy CPU, 200 candles, per symbol", ours, "µs", "≤ 30 µs", ours <= 30),
+          row("strategy CPU vs pandas", theirs / ours, "×", "≥ 40×", theirs / ours >= 40)])
 
 
 if __name__ == "__main__":

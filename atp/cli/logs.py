@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from atp.integrity.sources.logs import (
     FileLog,
     LogRecord,
     LogSource,
+    RemoteFileLog,
     format_record,
     iter_records,
     parse_line,
@@ -43,6 +44,20 @@ def matches(record: LogRecord, marker: str | None, symbol: str | None, since: da
     if since is not None and record.timestamp is not None and record.timestamp < since:
         return False
     return LEVELS.get(record.level, 20) >= level
+
+
+def _tail_files(source: FileLog, tail: int, keep: Callable[[LogRecord], bool]
+                ) -> list[LogRecord]:
+    """The last `tail` kept records, reading rotated files (newest first) only while the
+    newer ones hold fewer than `tail`."""
+    kept: list[LogRecord] = []
+    for path in reversed(source.files()):
+        if len(kept) >= tail:
+            break
+        part = deque((r for r in iter_records(FileLog(path).blocks()) if keep(r)),
+                     maxlen=tail - len(kept))
+        kept = [*part, *kept]
+    return kept
 
 
 def _follow_file(path: Path) -> Iterator[str]:
@@ -98,9 +113,13 @@ def logs(
         source: LogSource
         if path:
             if tunnel is not None:
-                remote = ["tail", "-n", str(tail), path] if (
-                    tail and not (marker or symbol or since)) else ["cat", path]
-                source = CommandLog(tunnel.command(remote), f"{ssh}:{path}")
+                if tail and not (marker or symbol or since):
+                    source = CommandLog(tunnel.command(["tail", "-n", str(tail), path]),
+                                        f"{ssh}:{path}")
+                else:  # the window and the marker are filtered on the host
+                    source = RemoteFileLog(tunnel.command, path, f"{ssh}:{path}",
+                                           needle=f"[{marker.upper().strip('[]')}]"
+                                           if marker else "")
             else:
                 source = FileLog(path)
         else:
@@ -113,7 +132,11 @@ def logs(
 
         picked = (r for r in iter_records(source.blocks(cutoff))
                   if matches(r, marker, symbol, cutoff, floor))
-        if tail is not None:
+        if tail is not None and cutoff is None and isinstance(source, FileLog):
+            for record in _tail_files(source, tail, lambda r: matches(r, marker, symbol,
+                                                                      None, floor)):
+                typer.echo(show(record))
+        elif tail is not None:
             for record in deque(picked, maxlen=tail):
                 typer.echo(show(record))
         else:

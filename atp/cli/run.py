@@ -60,7 +60,8 @@ async def _serve(settings: object, port: int | None, port_file: Path | None) -> 
 
     assert isinstance(settings, Settings)
     try:
-        setup_logging(settings.log_level, settings.log_file, fmt=settings.log_format)
+        setup_logging(settings.log_level, settings.log_file, fmt=settings.log_format,
+                      max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     except OSError as exc:
         fail(f"LOG_FILE={settings.log_file}: {exc.strerror or exc}; fix: point LOG_FILE at a "
              "file in a writable directory (not a directory), or leave it empty")

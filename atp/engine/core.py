@@ -278,14 +278,27 @@ class Core:
         the API, the dashboard, Telegram's /signals and `atp check` all show. A disabled
         symbol shows as disabled, with no decision (none made after the change shows)."""
 
-        def read(session: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-            watch = queries.watchlist(session)
-            enabled = [w["symbol"] for w in watch if w["enabled"]]
-            return watch, queries.latest_decisions(session, enabled)
+        return (await self.coins_page())[1]
 
-        watch, latest = await self._read(read)
+    async def coins_page(self, offset: int = 0, limit: int | None = None,
+                         symbols: frozenset[str] | None = None
+                         ) -> tuple[int, list[dict[str, Any]]]:
+        """A page of `coins` in watchlist order (only `symbols` when given) and how many
+        there are in all: only the page's latest decisions are read, so a dashboard page
+        of 100 does not pay for 1,000 symbols."""
+
+        def read(session: Any) -> tuple[int, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+            watch = queries.watchlist(session)
+            if symbols is not None:
+                watch = [w for w in watch if w["symbol"] in symbols]
+            total = len(watch)
+            watch = watch[offset:None if limit is None else offset + limit]
+            enabled = [w["symbol"] for w in watch if w["enabled"]]
+            return total, watch, queries.latest_decisions(session, enabled)
+
+        total, watch, latest = await self._read(read)
         now = self.clock.now()
-        return [coin_view(row, latest.get(row["symbol"]), now) for row in watch]
+        return total, [coin_view(row, latest.get(row["symbol"]), now) for row in watch]
 
     async def decisions(self, **filters: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._read(queries.decisions, **filters)

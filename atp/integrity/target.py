@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from atp.integrity.context import CheckContext
 from atp.integrity.sources.docker import DockerSource
 from atp.integrity.sources.http import DEFAULT_URL, ApiSource
-from atp.integrity.sources.logs import CommandLog, DockerLog, FileLog, LogSource
+from atp.integrity.sources.logs import DockerLog, FileLog, LogSource, RemoteFileLog
 from atp.integrity.sources.ssh import SshTunnel
 
 
@@ -56,8 +56,7 @@ async def open_target(spec: TargetSpec) -> AsyncIterator[CheckContext]:
                 docker = DockerSource(spec.docker_host)
         logs: LogSource | None = None
         if spec.log_file:
-            logs = (CommandLog(tunnel.command(["cat", spec.log_file]),
-                               f"{spec.ssh}:{spec.log_file}")
+            logs = (RemoteFileLog(tunnel.command, spec.log_file, f"{spec.ssh}:{spec.log_file}")
                     if tunnel else FileLog(spec.log_file))
         elif spec.compose_project and docker is not None:
             logs = DockerLog(docker, _backend_container(spec.compose_project))

@@ -60,18 +60,57 @@ def _line_time(line: bytes) -> datetime | None:
 
 
 class FileLog:
-    """A local log file. With `since`, a binary search on line timestamps skips the past
-    (structlog writes in time order), so a 15-minute window never reads a week of log."""
+    """A local log file and its rotated predecessors (`LOG_FILE.1` … `.N`, RotatingFileHandler
+    naming, `.1` the newest), read oldest first. With `since`, only the files the window
+    reaches are opened, and a binary search on line timestamps skips the past within the
+    first of them (structlog writes in time order), so a 15-minute window never reads a
+    week of log."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = f"log file {self.path}"
 
-    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+    def files(self, since: datetime | None = None) -> list[Path]:
+        """The files holding the log from `since` on (all without it), oldest first."""
+        chosen = [self.path]
+        n = 1
+        while since is None or not self._starts_by(chosen[0], since):
+            older = Path(f"{self.path}.{n}")
+            if not older.is_file():
+                break
+            chosen.insert(0, older)
+            n += 1
+        return chosen
+
+    @staticmethod
+    def _starts_by(path: Path, since: datetime) -> bool:
+        """Whether the file's first timestamped line is at or before `since` (so no older
+        file is needed); a file that cannot be read or has no timestamp says no."""
         try:
-            handle = self.path.open("rb")
+            with path.open("rb") as handle:
+                for _ in range(50):
+                    line = handle.readline()
+                    if not line:
+                        return False
+                    at = _line_time(line)
+                    if at is not None:
+                        return at <= since
+        except OSError:
+            return False
+        return False
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        for path in self.files(since):
+            yield from self._file_blocks(path, since, required=path == self.path)
+
+    def _file_blocks(self, path: Path, since: datetime | None, required: bool
+                     ) -> Iterator[bytes]:
+        try:
+            handle = path.open("rb")
         except OSError as exc:
-            raise SourceUnavailable("log", f"{self.path}: {exc.strerror or exc}") from None
+            if not required:  # rotated away between listing and opening
+                return
+            raise SourceUnavailable("log", f"{path}: {exc.strerror or exc}") from None
         with handle:
             if since is not None:
                 handle.seek(self._offset_of(handle, since))
@@ -88,11 +127,18 @@ class FileLog:
                 yield rest + b"\n"
 
     def regions(self, since: datetime | None = None) -> Iterator[Region]:
-        """The whole file mapped read-only (one region from the window's start)."""
+        """Each file the window needs mapped read-only (one region from the window's start)."""
+        for path in self.files(since):
+            yield from self._file_regions(path, since, required=path == self.path)
+
+    def _file_regions(self, path: Path, since: datetime | None, required: bool
+                      ) -> Iterator[Region]:
         try:
-            handle = self.path.open("rb")
+            handle = path.open("rb")
         except OSError as exc:
-            raise SourceUnavailable("log", f"{self.path}: {exc.strerror or exc}") from None
+            if not required:
+                return
+            raise SourceUnavailable("log", f"{path}: {exc.strerror or exc}") from None
         with handle:
             size = os.fstat(handle.fileno()).st_size
             if size == 0:
@@ -158,6 +204,57 @@ class CommandLog:
             code = proc.wait()
         if code != 0:
             raise SourceUnavailable("log", f"{self.name}: exit {code}: {err[-300:]}")
+
+
+# The host side of `RemoteFileLog`: python3 when the host has it, else awk (POSIX; mawk on
+# Debian), which scans every rotated file instead of bisecting, but still ships only the
+# window. $1 FILE, $2 SINCE or -, $3 NEEDLE, $4 the Python source, $5 auto | awk.
+_REMOTE_SH = r"""
+f=$1; since=$2; needle=$3
+if [ "$5" != awk ] && command -v python3 >/dev/null 2>&1; then
+  exec python3 -c "$4" "$f" "$since" "$needle"
+fi
+[ -r "$f" ] || { echo "$f: cannot read" >&2; exit 2; }
+set -- "$f"; n=1
+while [ -f "$f.$n" ]; do set -- "$f.$n" "$@"; n=$((n+1)); done
+exec awk -v since="$since" -v needle="$needle" '
+  !on && since != "-" {
+    t = ""
+    if (match($0, /"timestamp": ?"[^"]+"/)) {
+      t = substr($0, RSTART, RLENGTH); sub(/^"timestamp": ?"/, "", t)
+    }
+    else if ($0 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T/) { t = $1 }
+    if (t == "" || substr(t, 1, 19) < since) next
+    on = 1
+  }
+  needle == "" || index($0, needle) { print }
+' "$@"
+"""
+
+
+class RemoteFileLog:
+    """A log file (and its rotated predecessors) on the SSH host, filtered there: only the
+    lines from the window's start (and, for `atp logs --marker`, holding the marker) cross
+    the connection, not the whole file. `command` turns a remote argv into a local one
+    (`SshTunnel.command`); `tool="awk"` forces the fallback used where python3 is absent."""
+
+    def __init__(self, command: Any, path: str, name: str, needle: str = "",
+                 tool: str = "auto") -> None:
+        self.command, self.path, self.name = command, path, name
+        self.needle, self.tool = needle, tool
+
+    def argv(self, since: datetime | None) -> list[str]:
+        from atp.integrity.sources import remote_log_filter
+
+        source = Path(remote_log_filter.__file__).read_text(encoding="utf-8")
+        stamp = "-" if since is None else \
+            since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        remote: list[str] = self.command(["sh", "-c", _REMOTE_SH, "atp-log", self.path, stamp,
+                                          self.needle, source, self.tool])
+        return remote
+
+    def blocks(self, since: datetime | None = None) -> Iterator[bytes]:
+        yield from CommandLog(self.argv(since), self.name).blocks(since)
 
 
 class BytesLog:

@@ -133,8 +133,21 @@ function flagCell(value, name) {
   return el("td", { class: `flag ${cls}`, title: name, dataset: { flag: name } }, mark);
 }
 
+// A compact page of the watchlist per refresh, plus the selected symbol's full record
+// (its reasons): at 1,000 symbols the whole list is ~1 MB every 5 s, this page ~60 KB.
+const WATCHLIST_PAGE = 100;
+let watchOffset = 0;
+
 async function refreshWatchlist() {
-  const coins = await api("/api/market/top-coins-data");
+  const feed = "/api/market/top-coins-data";
+  const rows = await api(`${feed}?compact=true&limit=${WATCHLIST_PAGE + 1}&offset=${watchOffset}`);
+  const coins = rows.slice(0, WATCHLIST_PAGE);
+  const info = document.getElementById("coins-page-info");
+  if (info) {
+    info.textContent = coins.length ? `symbols ${watchOffset + 1}–${watchOffset + coins.length}` : "";
+    document.getElementById("coins-next").disabled = rows.length <= WATCHLIST_PAGE;
+    document.getElementById("coins-prev").disabled = watchOffset === 0;
+  }
   const tbody = document.querySelector("#coins tbody");
   if (!selected && coins.length) selected = coins[0].symbol;
   fill(tbody, coins.map((c) => {
@@ -160,7 +173,8 @@ async function refreshWatchlist() {
       el("td", { class: "mono" }, alerts),
     );
   }));
-  const current = coins.find((c) => c.symbol === selected);
+  const current = selected
+    ? (await api(`${feed}?symbols=${encodeURIComponent(selected)}`))[0] : undefined;
   document.getElementById("reasons").replaceChildren(
     ...(current ? current.reasons.map((r) => el("li", {}, r)) : []));
   if (selected) await drawChart(selected);
@@ -674,6 +688,10 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", (ev) => { ev.preventDefault(); eventsOffset = 0; refresh(); });
     document.getElementById("older").addEventListener("click", () => { eventsOffset += EVENTS_PAGE; refresh(); });
     document.getElementById("newer").addEventListener("click", () => { eventsOffset = Math.max(0, eventsOffset - EVENTS_PAGE); refresh(); });
+  }
+  if (page === "watchlist") {
+    document.getElementById("coins-next").addEventListener("click", () => { watchOffset += WATCHLIST_PAGE; refresh(); });
+    document.getElementById("coins-prev").addEventListener("click", () => { watchOffset = Math.max(0, watchOffset - WATCHLIST_PAGE); refresh(); });
   }
   if (page === "messages") {
     document.getElementById("filters").addEventListener("change", refresh);

@@ -1,0 +1,123 @@
+"""`make bench`: run every bench script, collect their `BENCH {json}` lines into one table.
+
+Each script prints its prose as it runs (passed through here) and ends with one
+machine-readable line (bench/_result.py); this prints the table of every figure with
+its target and pass/fail at the end and writes it as Markdown (bench/results.md by
+default) for the README's figures section. Defaults stay small so the whole run takes
+minutes; bigger scales are flags of each script (`--full` here passes the big ones).
+
+    .venv/bin/python bench/collect.py [--only NAME ...] [--full] [--out bench/results.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from _result import PREFIX
+
+HERE = Path(__file__).resolve().parent
+
+# script -> (default arguments, --full arguments); scripts not listed run with none.
+ARGS: dict[str, tuple[list[str], list[str]]] = {
+    "rss.py": ([], ["100", "500", "1000", "3000"]),
+    "db_30days.py": ([], ["--dense-hours", "24"]),
+    "market_data.py": ([], ["--symbols", "3000"]),
+}
+ORDER = ["strategy_cpu.py", "backtest_speed.py", "market_data.py", "alert_latency.py",
+         "health_latency.py", "order_latency.py", "startup.py", "check_speed.py", "rss.py",
+         "feed_bytes.py", "db_30days.py"]
+TIMEOUT_S = 1800
+
+
+def scripts() -> list[str]:
+    """Every bench script: the known order first, then any new one (not this, not _*)."""
+    found = sorted(p.name for p in HERE.glob("*.py")
+                   if p.name != Path(__file__).name and not p.name.startswith("_"))
+    return [s for s in ORDER if s in found] + [s for s in found if s not in ORDER]
+
+
+def run(script: str, full: bool) -> tuple[list[dict[str, Any]], float, str]:
+    """Run one script, echoing its output; return its rows, wall seconds and an error."""
+    default, big = ARGS.get(script, ([], []))
+    argv = [sys.executable, str(HERE / script), *(big if full else default)]
+    print(f"== {script} {' '.join(argv[2:])}", flush=True)
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    error = ""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=HERE.parent,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(PREFIX):
+                rows = json.loads(line[len(PREFIX):])["rows"]
+            else:
+                print(line, end="", flush=True)
+        try:
+            code = proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = -9
+    if code != 0:
+        error = f"exit {code}"
+    elif not rows:
+        error = "no BENCH line"
+    return rows, time.perf_counter() - started, error
+
+
+def cell(value: Any, unit: str) -> str:
+    if isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else str(value)
+    return f"{text}{unit}" if unit in ("×", "%") else f"{text} {unit}".strip()
+
+
+def verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("pass" if ok else "FAIL")
+
+
+def table(results: list[tuple[str, list[dict[str, Any]], float, str]]) -> list[str]:
+    lines = ["| script | what | figure | target | result |", "|---|---|---|---|---|"]
+    for script, rows, _, error in results:
+        if error:
+            lines.append(f"| `{script}` | (did not finish) | {error} | | FAIL |")
+        for r in rows:
+            lines.append(f"| `{script}` | {r['what']} | {cell(r['value'], r['unit'])} | "
+                         f"{r['target'] or ''} | {verdict(r['ok'])} |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="script names, e.g. rss.py")
+    parser.add_argument("--full", action="store_true", help="the big scales (slow)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    chosen = [s for s in scripts()
+              if not args.only or s in args.only or s.removesuffix(".py") in args.only]
+    started = time.perf_counter()
+    results = [(s, *run(s, args.full)) for s in chosen]
+    lines = table(results)
+    load = os.getloadavg()
+    header = (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`"
+              f"{' --full' if args.full else ''} in {time.perf_counter() - started:.0f} s on "
+              f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / "
+              f"{load[2]:.1f} (a shared machine: timings are noisy).")
+    print("\n" + header)
+    print("\n".join(lines))
+    args.out.write_text(header + "\n\n" + "\n".join(lines) + "\n")
+    print(f"\nwritten to {args.out}")
+    failed = [s for s, _, _, error in results if error]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
