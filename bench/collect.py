@@ -30,10 +30,11 @@ ARGS: dict[str, tuple[list[str], list[str]]] = {
     "rss.py": ([], ["100", "500", "1000", "3000"]),
     "db_30days.py": ([], ["--dense-hours", "24"]),
     "market_data.py": ([], ["--symbols", "3000"]),
+    "candle_refresh.py": (["--symbols", "1000"], ["--symbols", "3000"]),
 }
-ORDER = ["strategy_cpu.py", "backtest_speed.py", "market_data.py", "alert_latency.py",
-         "health_latency.py", "order_latency.py", "startup.py", "check_speed.py", "rss.py",
-         "feed_bytes.py", "db_30days.py"]
+ORDER = ["strategy_cpu.py", "backtest_speed.py", "market_data.py", "candle_refresh.py",
+         "alert_latency.py", "health_latency.py", "order_latency.py", "startup.py",
+         "check_speed.py", "rss.py", "feed_bytes.py", "db_30days.py"]
 TIMEOUT_S = 1800
 
 
