@@ -51,9 +51,14 @@ def sqlite_path(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
         return None
-    return parsed.database
+    if database.startswith("file:"):  # the URI form: file:PATH?mode=ro&uri=true
+        database = database.removeprefix("file:").split("?", 1)[0]
+        if database in ("", ":memory:"):
+            return None
+    return database
 
 
 def unusable_reason(url: str) -> str | None:

@@ -47,6 +47,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         items.remove(item)
     here = Path(__file__).parent
     ours = [n for n, i in enumerate(items) if i.path.is_relative_to(here)]
+    if ours:
+        # the fleet's users run together, first of tests/e2e: a test between them would
+        # retire the fleet under the ones after it (new modules sort anywhere)
+        block = [items[n] for n in ours]
+        block = [i for i in block if _uses_fleet(i)] + [i for i in block if not _uses_fleet(i)]
+        for n, item in zip(ours, block, strict=True):
+            items[n] = item
     at = ours[-1] + 1 if ours else len(items)
     items[at:at] = late
     users = [i.nodeid for i in items if _uses_fleet(i)]

@@ -72,15 +72,18 @@ async def test_a_failed_order_is_told_once(make_platform, clock, migrated_db, mo
 
 async def test_the_menus_orders_screen_lists_the_open_sl_tp(make_platform, clock, migrated_db):
     p = make_platform({SYMBOL: "down"})
-    assert await p.commands.orders() == "No open orders."
+    assert await p.commands.orders() == "Open orders: none\nExecuted orders: none"
     trade(migrated_db)
     await p.monitor.run_cycle()
     await p.trader.step()
     text = await p.commands.orders()
     lines = text.splitlines()
-    assert lines[0] == "Open orders (2):"
-    assert {line.split()[2] for line in lines[1:]} == {"stop_loss", "take_profit"}
-    assert all(line.startswith("AAA_USDT SELL") and "ACTIVE" in line and "paper" in line
-               for line in lines[1:])
+    executed = next(n for n, line in enumerate(lines) if line.startswith("Executed orders"))
+    assert lines[0] == "Open orders (2):" and executed == 3, lines
+    open_lines = lines[1:executed]
+    assert {line.split()[2] for line in open_lines} == {"stop_loss", "take_profit"}
+    assert all(line.startswith("AAA_USDT SELL") and "ACTIVE" in line and "(paper)" in line
+               for line in open_lines), open_lines
+    assert any("AAA_USDT BUY" in line for line in lines[executed + 1:]), lines
     view = await p.commands.menu("m:orders", "telegram:@op")
     assert view.text == text and [b.data for b in view.keyboard[0]] == ["m:orders", "m"]

@@ -49,7 +49,10 @@ def record(at: datetime, event: str, **extra: object) -> str:
 @pytest.fixture()
 def rotated_log(tmp_path: Path) -> Path:
     """atp.log.2 (3 h ago), atp.log.1 (2 h → 10 min ago, every 2 s), atp.log (the last 10
-    minutes, every second)."""
+    minutes, every second), written relative to now (the suite may run this long after
+    collecting it, and the check's window is counted from its own now)."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
     path = tmp_path / "atp.log"
     old = NOW - timedelta(hours=3)
     Path(f"{path}.2").write_text("".join(record(old + timedelta(seconds=i), f"old {i}")
