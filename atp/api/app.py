@@ -25,6 +25,7 @@ from atp.api import (
     metrics,
     monitoring,
     operators,
+    probe,
     state,
     trading,
 )
@@ -49,7 +50,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.integrity = None  # the integrity package plugs a callable in here
     app.state.metrics = metrics.Metrics(platform)
     for module in (monitoring, market, journal, state, configuration, trading, metrics,
-                   operators):
+                   operators, probe):
         app.include_router(module.router)
     web.mount(app)
     _handlers(app)
