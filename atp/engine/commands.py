@@ -125,3 +125,14 @@ class CommandAnswers:
             return "Panic: no open ATP entry order to cancel. SL/TP orders untouched."
         return (f"Panic: cancelled {len(cancelled)} open entry order(s): "
                 + ", ".join(cancelled) + ". SL/TP orders stay in place.")
+
+    async def test(self, symbol: str) -> str:
+        """`/test SYMBOL`: the same probe as `atp check --probe` (audited, author
+        "telegram"); its TEST message follows through the outbox."""
+        try:
+            probe = await self.core.probe(symbol, "telegram")
+        except CoreError as exc:
+            return exc.message
+        return (f"Probe {probe['id']} queued for {probe['symbol']}: a TEST message follows "
+                f"through the outbox (never an order). GET /api/probe/{probe['id']} shows "
+                "its stage.")

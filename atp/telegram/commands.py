@@ -36,6 +36,10 @@ class CommandCore(Protocol):
         """Cancel every open ATP entry order (SL/TP stay) and say which."""
         ...
 
+    async def test(self, symbol: str) -> str:
+        """A TEST-marked alert for `symbol` through the real path (never an order)."""
+        ...
+
 
 COMMANDS: dict[str, str] = {
     "start": "introduce the bot",
@@ -48,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "portfolio": "open positions and their value",
     "kill": "kill switch: /kill on (no new orders) | /kill off | /kill (state)",
     "panic": "cancel every open ATP entry order (SL/TP orders stay)",
+    "test": "a TEST-marked alert through the real path (never an order): /test SYMBOL",
 }
 
 ALERTS_USAGE = (
@@ -59,6 +64,7 @@ _ON = {"on": True, "true": True, "yes": True, "1": True,
        "off": False, "false": False, "no": False, "0": False}
 
 
+TEST_USAGE = "Usage: /test SYMBOL — e.g. /test BTC_USDT: a TEST alert, never an order."
 KILL_USAGE = "Usage: /kill on — stop new orders; /kill off — allow them; /kill — the state."
 
 
@@ -136,4 +142,8 @@ async def answer(core: CommandCore, command: str, args: Sequence[str], instance:
             return await core.kill(on)
         case "panic":
             return await core.panic()
+        case "test":
+            if len(args) != 1:
+                return TEST_USAGE
+            return await core.test(args[0].upper().replace("/", "_").replace("-", "_"))
     return f"Unknown command /{command}. Send /help for the list."
