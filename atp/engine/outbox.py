@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from atp.engine.clock import Clock
 from atp.engine.ports import AlertSender
+from atp.engine.probe import EXPIRY_S as PROBE_EXPIRY_S
 from atp.events import (
     AlertFailed,
     AlertRetry,
@@ -30,7 +31,6 @@ from atp.events import (
     SystemMessageRetry,
     SystemMessageSent,
 )
-from atp.engine.probe import EXPIRY_S as PROBE_EXPIRY_S
 from atp.logging import ALERT_EMIT, PROBE, WATCHDOG, get_logger, log_marker
 from atp.store import outbox as rows
 from atp.store.database import Database

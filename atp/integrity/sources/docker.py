@@ -138,6 +138,13 @@ class DockerSource:
         return ProjectState(project, sorted(infos, key=lambda i: (i.service, i.name)),
                             sorted(declared))
 
+    def root_dir(self) -> str:
+        """The Engine's data directory (images, containers, named volumes)."""
+        root = self.client().info().get("DockerRootDir")
+        if not root:
+            raise SourceUnavailable("docker", f"{self.name} did not report DockerRootDir")
+        return str(root)
+
     def container_logs(self, name: str, since: Any = None, tail: int | None = None) -> bytes:
         container = self.client().containers.get(name)
         out = container.logs(stdout=True, stderr=True, since=since,
