@@ -62,7 +62,24 @@ async def _symbol(ctx: CheckContext, spec: ProbeSpec) -> str | None:
     return enabled[0] if enabled else None
 
 
-def _stopped(probe: dict[str, Any], waited: float, spec: ProbeSpec) -> CheckResult:
+async def _outbox_state(ctx: CheckContext) -> tuple[int | None, list[str]]:
+    """Pending messages and the health problems now (why a probe waits unattempted)."""
+    pending: int | None = None
+    problems: list[str] = []
+    try:
+        status, summary = await ctx.api.request("GET", "/api/monitoring/summary")
+        if status == 200 and isinstance(summary, dict):
+            pending = summary.get("outbox_pending")
+        status, health = await ctx.api.request("GET", "/api/health")
+        if status == 200 and isinstance(health, dict):
+            problems = [str(p) for p in health.get("problems") or []]
+    except SourceUnavailable:
+        pass
+    return pending, problems
+
+
+def _stopped(probe: dict[str, Any], waited: float, spec: ProbeSpec,
+             pending: int | None = None, problems: list[str] | None = None) -> CheckResult:
     stage = probe.get("stage")
     pid = str(probe.get("id"))
     data = {"probe_id": pid, "stage": stage, "attempts": probe.get("attempts"),
@@ -77,9 +94,16 @@ def _stopped(probe: dict[str, Any], waited: float, spec: ProbeSpec) -> CheckResu
             why = f"Telegram: {probe.get('last_error') or 'no answer'} ({attempts} attempts)"
             fix = TG_FIX
         else:
-            why = "never attempted: the outbox worker is not delivering"
-            fix = ("the outbox worker does not run or does not hold the sender lease: read "
-                   "atp logs --tail 200 for 'outbox' and see the telegram check (lease holder)")
+            why = "not attempted yet" + (f", behind {pending - 1} other pending messages"
+                                         if pending and pending > 1 else "")
+            if problems:
+                why += "; " + "; ".join(problems)
+                fix = TG_FIX
+            else:
+                why += ": the outbox worker is not delivering"
+                fix = ("the outbox worker does not run or does not hold the sender lease: "
+                       "read atp logs --tail 200 for 'outbox' and see the telegram check "
+                       "(lease holder)")
         return CheckResult(ID, Status.CRITICAL, f"queued in the outbox for "
                            f"{spec.timeout_s:.0f} s, not sent: {why}", [f"probe {pid}"],
                            fix, data)
@@ -117,6 +141,8 @@ async def run(ctx: CheckContext) -> CheckResult:
         if status == 200 and isinstance(polled, dict):
             probe = polled
     waited = time.monotonic() - started
+    if probe.get("stage") in ("queued", "recorded") and not probe.get("attempts"):
+        return _stopped(probe, waited, spec, *await _outbox_state(ctx))
     if probe.get("stage") != "sent":
         return _stopped(probe, waited, spec)
     pid = str(probe["id"])
