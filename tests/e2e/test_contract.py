@@ -62,8 +62,9 @@ STATE_CHANGE = ("POST", "/api/watchlist", {"symbol": "BTC_USDT"})
 CHECK_IDS = ("backend_health", "signal_monitor_cycles", "strategy_decisions",
              "alert_emissions", "throttled_alerts", "errors", "containers", "exchange_auth",
              "telegram",
-             # §6 "Checks beyond the runbook's nine: order_execution (...)"
-             "order_execution")
+             # §6 "Checks beyond the runbook's nine: order_execution (...), end_to_end (only
+             #  with --probe ...), host_resources (disk, memory, swap of the target host)"
+             "order_execution", "host_resources")
 CHECK_STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
 # "json: {"status": ..., "checks": [{"id", "status", "summary", "details", "remediation"}],
 #  "counts": {"passed", "warnings", "failed", "unknown", "skipped"}}"
