@@ -170,3 +170,16 @@ def test_parsers_on_crafted_output() -> None:
     assert "No such file" in reading.disk_errors["/gone"]
     blind = parse_remote("ATP_NO_MEMINFO\nATP_DISK /\n/dev/vda 100 50 40 56% /\n", ["/"])
     assert blind.meminfo is None and blind.memory_error and "/" in blind.disks
+
+
+async def test_nagios_perfdata_carries_disk_memory_and_probe_latency(tmp_path: Path) -> None:
+    from atp.integrity.render import render_nagios
+    from atp.integrity.report import CheckResult, Report
+
+    disk = await host_resources.run(ctx(host(tmp_path, meminfo(16 * GIB_KB, 4 * GIB_KB),
+                                             statvfs(100 * GB, 40 * GB))))
+    probe = CheckResult("end_to_end", Status.OK, "TEST probe delivered in 0.20 s",
+                        data={"latency_ms": 200.0})
+    line = render_nagios(Report([disk, probe]))
+    assert "'disk_free_/'=40.0%;;;0;100" in line and "mem_available=25.0%;;;0;100" in line
+    assert "probe_latency=0.200s;10;;0" in line
