@@ -41,3 +41,14 @@ async def test_test_command_sends_a_probe_through_the_outbox(make_platform, cloc
     assert probe.id in reply.text and probe.message_id == message.message_id
     assert (probe.author, audit.author, audit.entity_key) == ("telegram", "telegram", probe.id)
     assert intents == 0
+
+
+async def test_a_probe_on_a_non_production_instance_is_logged_not_sent(make_platform, tg):
+    """The origin gatekeeper holds for probes too: only production talks to the chat."""
+    p = make_platform({"AAA_USDT": "down"}, production=False, instance_name="staging")
+    probe = await p.core.probe("AAA_USDT", "api")
+    await p.outbox.run_once()
+    body = await p.core.probe_status(probe["id"])
+    assert body["stage"] == "sent" and body["message_id"] is None
+    assert "not the production instance" in (body["error"] or "")
+    assert not [m for m in tg.received(CHAT) if m.text.startswith(TEST_MARKER)]
