@@ -15,10 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from atp.events import SystemMessageQueued
+from atp.logging import PROBE, get_logger, log_marker
 from atp.store import configuration as rows
 from atp.store import probes, queries
 from atp.store.database import Database
 from atp.store.journal import record
+
+log = get_logger("atp.probe")
 
 TEST_MARKER = "🧪 TEST"  # the first word of every probe message: never a real signal
 EXPIRY_S = 600.0  # a probe not sent within this ends FAILED unsent (no late TEST flood)
@@ -65,5 +68,6 @@ def create(db: Database, *, symbol: str, author: str, origin: str, chat_id: str 
         session.flush()
         view = probes.view(session, probe_id)
     assert view is not None
+    log_marker(log, PROBE, probe_id=probe_id, stage="queued", symbol=symbol, author=author)
     return view
 
