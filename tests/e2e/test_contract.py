@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import host_limits
 from tests.processes import ATP, HEALTHY, DemoFleet, DemoProcess
 
 pytestmark = pytest.mark.slow
@@ -233,7 +234,7 @@ def test_a_state_change_without_the_token_is_refused(demos: Demos) -> None:
 def check(demo: DemoProcess, fmt: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ATP, "check", "--url", demo.url, "--log-file", str(demo.log),
                            "--format", fmt], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 def test_check_json_has_every_id_and_field(demos: Demos) -> None:

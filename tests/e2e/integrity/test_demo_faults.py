@@ -30,6 +30,7 @@ from atp.integrity.report import Report, Status
 from atp.integrity.runner import evaluate
 from atp.integrity.sources.http import ApiSource
 from atp.integrity.sources.logs import FileLog
+from tests import host_limits
 from tests.processes import HEALTHY, DemoFleet
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ async def _until(demo: Demo, done: object) -> Report:
 def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ATP, "check", "--url", demo.url, "--log-file", str(demo.log),
                            "--format", fmt], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import host_limits
+
 from . import sshd
 from .payload_server import PayloadServer
 
@@ -47,7 +49,7 @@ def remote_log(tmp_path: Path) -> Path:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ATP, *args], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 def test_check_over_ssh_reads_the_remote_backend_and_log(host: sshd.LoopbackSshd,
