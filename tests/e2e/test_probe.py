@@ -44,24 +44,19 @@ async def test_check_probe_against_the_demo_is_ok_and_the_chat_holds_the_test(
     try:
         assert demo.telegram is not None and demo.platform is not None
         url = f"http://127.0.0.1:{demo.port}"
-        code, out = await _check(tmp_path, "--probe", "--url", url)
+        _, out = await _check(tmp_path, "--probe", "--url", url)  # warm-up: others may fail
         section = out.split("(end_to_end)")[1].split("\n[")[0]
         assert "✅" in section and "TEST probe delivered in" in section, out
         assert "\n[12]" in out and "(host_resources)" in out  # twelve with --probe
-        code, out = await _check(tmp_path, "--probe", "--url", url, "--check", "end_to_end",
-                                 "--format", "json")
-        [result] = json.loads(out)["checks"]
-        assert code == 0 and result["status"] == "ok", out
-        assert result["data"]["latency_ms"] < 5000
+        seconds = float(section.split("delivered in ")[1].split(" s")[0])
+        assert seconds < 5
         tests = [m for m in demo.telegram.received(DEMO_CHAT) if m.text.startswith(TEST_MARKER)]
-        assert len(tests) == 2
-        assert result["data"]["message_id"] == tests[-1].message_id
+        assert len(tests) == 1 and f"Telegram message {tests[0].message_id}," in section
         with demo.platform.db.sessions() as s:
-            probes = {p.id: p for p in s.scalars(select(ProbeRow))}
-            assert {p.message_id for p in probes.values()} == {m.message_id for m in tests}
-            ids = list(probes)
+            [probe] = s.scalars(select(ProbeRow)).all()
+            assert probe.message_id == tests[0].message_id and probe.id[:8] in tests[0].text
             for row in (AlertOutcomeRow, ThrottleStateRow, OrderIntentRow):
-                found = s.scalars(select(row).where(row.decision_id.in_(ids))).all()
+                found = s.scalars(select(row).where(row.decision_id == probe.id)).all()
                 assert found == [], row.__tablename__
     finally:
         await demo.stop()
