@@ -28,7 +28,8 @@ ALERT_THROTTLED = "ALERT_THROTTLED"
 CRYPTO_AUTH = "CRYPTO_AUTH_DIAG"
 TG = "TG"
 WATCHDOG = "WATCHDOG"  # watchdog and other system messages: never ALERT_EMIT_FINAL
-MARKERS = (MONITOR, STRATEGY, ALERT_EMIT, ALERT_THROTTLED, CRYPTO_AUTH, TG, WATCHDOG)
+PROBE = "PROBE"  # a TEST-marked probe's stages: never ALERT_EMIT_FINAL either
+MARKERS = (MONITOR, STRATEGY, ALERT_EMIT, ALERT_THROTTLED, CRYPTO_AUTH, TG, WATCHDOG, PROBE)
 
 LOG_FORMATS = ("text", "json")
 _TEXT_SKIP = frozenset({"event", "level", "timestamp", "logger", "marker", "exception"})

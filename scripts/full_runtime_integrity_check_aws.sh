@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runbook's full integrity check, now `atp check` over SSH (all ten checks, never
+# The runbook's full integrity check, now `atp check` over SSH (all eleven checks, never
 # aborting at the first failure). Extra arguments pass through, e.g. --format json.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_atp.sh"

@@ -26,6 +26,7 @@ from atp.api import (
     monitoring,
     operators,
     portfolio,
+    probe,
     state,
     trading,
 )
@@ -50,7 +51,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.integrity = None  # the integrity package plugs a callable in here
     app.state.metrics = metrics.Metrics(platform)
     for module in (monitoring, market, journal, state, configuration, trading, metrics,
-                   operators, portfolio):
+                   operators, portfolio, probe):
         app.include_router(module.router)
     web.mount(app)
     _handlers(app)

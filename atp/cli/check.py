@@ -11,7 +11,8 @@ from enum import StrEnum
 import typer
 
 from atp.cli.common import fail
-from atp.integrity.checks import CHECK_IDS
+from atp.integrity.checks import ALL_CHECK_IDS, CHECK_IDS
+from atp.integrity.context import ProbeSpec
 from atp.integrity.report import CheckResult, Report, Status, parse_duration
 from atp.integrity.runner import evaluate
 from atp.integrity.sources import SourceUnavailable
@@ -74,13 +75,45 @@ def local_token() -> str | None:
     return _local_setting("API_TOKEN")
 
 
+def _same_url(a: str, b: str) -> bool:
+    def norm(u: str) -> str:
+        return u.rstrip("/").replace("://localhost", "://127.0.0.1")
+
+    return norm(a) == norm(b)
+
+
+def probe_token(url: str) -> str | None:
+    """The token of a local `atp demo` at `url`: public (its view prints it), so `atp
+    check --probe` against the demo works unasked. None for any other target."""
+    from atp import local_runs
+
+    if any(r.kind == "demo" and _same_url(r.url, url) for r in local_runs.running()):
+        from atp.demo import DEMO_API_TOKEN
+
+        return DEMO_API_TOKEN
+    return None
+
+
+def local_data_paths() -> list[tuple[str, str]]:
+    """The SQLite database's directory when DATABASE_URL (environment / .env) names one."""
+    url = _local_setting("DATABASE_URL") or ""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or not scheme.startswith("sqlite"):
+        return []
+    path = rest.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return []
+    return [("database", os.path.dirname(os.path.abspath(path)))]
+
+
 async def run_check(spec: TargetSpec, only: list[str] | None = None) -> Report:
     """Evaluate a target; an unreachable SSH host makes every check `unknown`."""
     try:
         async with open_target(spec) as ctx:
             return await evaluate(ctx, only)
     except SourceUnavailable as exc:
-        ids = [i for i in CHECK_IDS if not only or i in only]
+        offered = ALL_CHECK_IDS if spec.probe is not None else CHECK_IDS
+        ids = [i for i in offered if not only or i in only]
         return Report([CheckResult(i, Status.UNKNOWN, f"could not reach the target: "
                                    f"{exc.reason}", remediation="check that `ssh HOST true` "
                                    "works without a prompt (keys, ~/.ssh/config alias)")
@@ -108,6 +141,22 @@ def check(
                                          "'-F ./ssh_config' (repeatable)."),
     only: list[str] = typer.Option([], "--check", help="Run only this check id "
                                    "(repeatable)."),
+    probe: bool = typer.Option(False, "--probe", help="Also send a TEST-marked alert through "
+                               "the real path (never an order) and report end_to_end."),
+    probe_symbol: str | None = typer.Option(None, "--probe-symbol", help="The watched symbol "
+                                            "to probe (default: the first enabled one)."),
+    probe_timeout: str = typer.Option("30s", "--probe-timeout", help="How long to wait for "
+                                      "the probe's Telegram message id."),
+    api_token: str | None = typer.Option(None, "--api-token", envvar="ATP_API_TOKEN",
+                                         show_default=False, help="The platform's API token "
+                                         "for --probe (default: API_TOKEN locally; "
+                                         "prefer the ATP_API_TOKEN variable)."),
+    data_path: list[str] = typer.Option([], "--data-path", help="A data directory on the "
+                                        "target host for host_resources (repeatable; "
+                                        "default: the SQLite database's and the log's)."),
+    threshold: list[str] = typer.Option([], "--threshold", help="host_resources threshold "
+                                        "NAME=VALUE, e.g. disk_warn_pct=20 (repeatable; "
+                                        "also ATP_CHECK_DISK_WARN_PCT=20)."),
 ) -> None:
     """Prove the chain (signals → monitor → alerts → Telegram → exchange → containers) works, or name where it breaks, with the fix.
 
@@ -119,14 +168,36 @@ def check(
         span = parse_duration(window)
     except ValueError as exc:
         fail(f"--window: {exc}", 3)
-    unknown = [c for c in only if c not in CHECK_IDS]
+    unknown = [c for c in only if c not in ALL_CHECK_IDS]
     if unknown:
-        fail(f"--check: unknown id {', '.join(unknown)} (known: {', '.join(CHECK_IDS)})", 3)
+        fail(f"--check: unknown id {', '.join(unknown)} (known: {', '.join(ALL_CHECK_IDS)})",
+             3)
+    probe = probe or "end_to_end" in only
+    try:
+        wait = parse_duration(probe_timeout).total_seconds()
+    except ValueError as exc:
+        fail(f"--probe-timeout: {exc}", 3)
+    from atp.integrity.sources.host import Thresholds
+
+    try:
+        limits = Thresholds.from_env(os.environ, threshold)
+    except ValueError as exc:
+        fail(f"--threshold: {exc}", 3)
+    token = api_token or (None if ssh else local_token())
+    if probe and token is None and not ssh:
+        token = probe_token(url)
+    hint = ("pass --api-token or set ATP_API_TOKEN to the platform's API_TOKEN" if ssh else
+            "set API_TOKEN (the platform's, in the environment or ./.env) or ATP_API_TOKEN, "
+            "or pass --api-token")
     spec = TargetSpec(
         url=url, ssh=ssh, ssh_args=[a for o in ssh_option for a in shlex.split(o)],
         compose_project=compose_project, window=span,
         log_file=log_file or (None if ssh else local_log_file()), docker_host=docker_host,
-        token=None if ssh else local_token(),
+        token=token,
+        data_paths=[("data", p) for p in data_path] or ([] if ssh else local_data_paths()),
+        thresholds=limits,
+        probe=ProbeSpec(probe_symbol.upper() if probe_symbol else None, wait, hint)
+        if probe else None,
     )
     report = asyncio.run(run_check(spec, only or None))
     typer.echo(RENDERERS[fmt.value](report))

@@ -326,6 +326,17 @@ class CommandAnswers:
         coin = next((c for c in await self.core.coins() if c["symbol"] == symbol), None)
         return screens.coin_menu(row, coin, notice)
 
+    async def test(self, symbol: str) -> str:
+        """`/test SYMBOL`: the same probe as `atp check --probe` (audited, author
+        "telegram"); its TEST message follows through the outbox."""
+        try:
+            probe = await self.core.probe(symbol, "telegram")
+        except CoreError as exc:
+            return exc.message
+        return (f"Probe {probe['id']} queued for {probe['symbol']}: a TEST message follows "
+                f"through the outbox (never an order). GET /api/probe/{probe['id']} shows "
+                "its stage.")
+
 
 def _value(value: Any) -> str:
     if value is None:

@@ -242,6 +242,33 @@ class Core:
             self.wake_outbox()
         return True
 
+    async def probe(self, symbol: str, author: str) -> dict[str, Any]:
+        """A TEST-marked alert for a watched symbol through the real path (record, outbox,
+        Telegram), apart from real alerts and never an order (`atp.engine.probe`)."""
+        from atp.engine import probe
+
+        symbol = symbol.strip().upper().replace("/", "_").replace("-", "_")
+        try:
+            view = await self.db.run(probe.create, self.db, symbol=symbol, author=author,
+                                     origin=self.instance, chat_id=self.chat_id,
+                                     now=self.clock.now())
+        except probe.ProbeRefused as exc:
+            if exc.field is None:
+                raise Conflict(exc.message) from None
+            raise Invalid(exc.message, ["body", exc.field]) from None
+        if self.wake_outbox is not None:
+            self.wake_outbox()
+        return view
+
+    async def probe_status(self, probe_id: str) -> dict[str, Any]:
+        """The stage a probe reached: queued / sent (message id, latency) / failed."""
+        from atp.store import probes
+
+        view: dict[str, Any] | None = await self._read(probes.view, probe_id)
+        if view is None:
+            raise NotFound(f"no probe {probe_id!r}")
+        return view
+
     def _check_preset(self, session: Any, preset: str, overrides: dict[str, Any]) -> None:
         base = rows.preset(session, preset)
         if base is None:

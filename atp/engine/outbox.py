@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from atp.engine.clock import Clock
 from atp.engine.ports import AlertSender
+from atp.engine.probe import EXPIRY_S as PROBE_EXPIRY_S
 from atp.events import (
     AlertFailed,
     AlertRetry,
@@ -32,7 +33,7 @@ from atp.events import (
     SystemMessageRetry,
     SystemMessageSent,
 )
-from atp.logging import ALERT_EMIT, WATCHDOG, get_logger, log_marker
+from atp.logging import ALERT_EMIT, PROBE, WATCHDOG, get_logger, log_marker
 from atp.store import outbox as rows
 from atp.store import reports as report_rows
 from atp.store.database import Database
@@ -163,6 +164,15 @@ class OutboxWorker:
             await self.db.run(self._sent, message, None, self.clock.now(),
                               "logged only: not the production instance")
             return True
+        if message.kind == "probe" and message.created_at is not None:
+            age = (self.clock.now() - message.created_at).total_seconds()
+            if age > PROBE_EXPIRY_S:  # a late TEST message helps no one: end it unsent
+                error = PermanentSendError(f"probe expired: not sent within "
+                                           f"{PROBE_EXPIRY_S:.0f} s (queued {age:.0f} s ago)"
+                                           + (f"; last error: {message.last_error}"
+                                              if message.last_error else ""))
+                await self.db.run(self._failed, message, error, self.clock.now())
+                return True
         text = message.text
         if message.possible_repeat:
             if not await self._telegram_answers(message):
@@ -273,6 +283,12 @@ class OutboxWorker:
                          + (" (possible repeat, marked)" if repeat else ""))
         if repeat:
             self.stats.repeats += 1
+        if message.kind == "probe":
+            latency = (None if message.created_at is None else
+                       round((now - message.created_at).total_seconds() * 1000, 1))
+            log_marker(log, PROBE, probe_id=message.decision_id, stage="sent",
+                       message_id=message_id, latency_ms=latency)
+            return
         if not message.is_alert:
             # A system message (the watchdog's) has a marker of its own: log-based tools
             # count ALERT_EMIT_FINAL lines as alerts.
@@ -328,6 +344,10 @@ class OutboxWorker:
                                          kind=str(exc.kind))
             self._record(uow, event, message, now, exc.reason)
         self._note_error(exc, now)
+        if message.kind == "probe":
+            log_marker(log, PROBE, "error", probe_id=message.decision_id, stage="failed",
+                       error=exc.reason)
+            return
         if not message.is_alert:
             log_marker(log, WATCHDOG, "error", kind=message.kind, status="failed",
                        error=exc.reason)

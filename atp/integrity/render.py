@@ -84,6 +84,17 @@ def render_nagios(report: Report) -> str:
     rejected = orders.get("rejections_by_code")
     if isinstance(rejected, dict):
         perf.append(f"orders_rejected={sum(rejected.values())};1;;0")
+    probe = figures.get("end_to_end") or {}
+    if isinstance(probe.get("latency_ms"), int | float):
+        perf.append(f"probe_latency={probe['latency_ms'] / 1000:.3f}s;10;;0")
+    host = figures.get("host_resources") or {}
+    for disk in host.get("disks") or []:
+        if isinstance(disk, dict) and isinstance(disk.get("free_pct"), int | float):
+            perf.append(f"'disk_free_{_perf_label(str(disk['mount']))}'="
+                        f"{disk['free_pct']:.1f}%;;;0;100")
+    memory = host.get("memory")
+    if isinstance(memory, dict) and isinstance(memory.get("available_pct"), int | float):
+        perf.append(f"mem_available={memory['available_pct']:.1f}%;;;0;100")
     if report.duration_ms is not None:
         perf.append(f"duration={report.duration_ms / 1000:.3f}s;;;0")
     return f"ATP {state} - {text} | {' '.join(perf)}"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from atp.integrity.checks import CHECKS
+from atp.integrity.checks import CHECKS, PROBE_CHECKS
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Report, Status
 from atp.integrity.sources import SourceUnavailable
@@ -26,16 +26,17 @@ _REACH = {
 
 async def _one(module: object, ctx: CheckContext) -> CheckResult:
     check_id: str = getattr(module, "ID")  # noqa: B009
+    limit = getattr(module, "timeout_s", lambda _ctx: CHECK_TIMEOUT_S)(ctx)
     try:
         result: CheckResult = await asyncio.wait_for(getattr(module, "run")(ctx),  # noqa: B009
-                                                     CHECK_TIMEOUT_S)
+                                                     limit)
         return result
     except SourceUnavailable as exc:
         return CheckResult(check_id, Status.UNKNOWN, f"could not read the {exc.source}: "
                            f"{exc.reason}", remediation=_REACH.get(exc.source, "check the "
                            f"access to the {exc.source}"), data={"source": exc.source})
     except TimeoutError:
-        return CheckResult(check_id, Status.UNKNOWN, f"no answer within {CHECK_TIMEOUT_S:.0f} s",
+        return CheckResult(check_id, Status.UNKNOWN, f"no answer within {limit:.0f} s",
                            remediation="the backend is overloaded or a source hangs: retry, "
                            "then read atp logs --tail 200")
     except Exception as exc:  # a bug in one check must not hide the others' answers
@@ -53,10 +54,12 @@ def server_now(ctx_now: datetime | None, server_date: datetime | None) -> dateti
 
 
 async def evaluate(ctx: CheckContext, only: Iterable[str] | None = None) -> Report:
-    """Run the selected checks (all by default) and return the report in runbook order."""
+    """Run the selected checks (all by default; `end_to_end` only with a probe) and return
+    the report in runbook order."""
     started = time.perf_counter()
     wanted = set(only) if only else None
-    modules = [m for m in CHECKS if wanted is None or m.ID in wanted]
+    offered = (*CHECKS, *PROBE_CHECKS) if ctx.probe is not None else CHECKS
+    modules = [m for m in offered if wanted is None or m.ID in wanted]
     # One cheap request first: it fixes the target's clock for the window (SSH targets
     # may be seconds off) and warms the connection the checks then share.
     with contextlib.suppress(SourceUnavailable):

@@ -58,11 +58,12 @@ SEVERITIES: Final = ("info", "warning", "error")
 DECISIONS: Final = ("BUY", "SELL", "WAIT")
 SIDES: Final = ("BUY", "SELL")
 OUTCOMES: Final = ("BLOCKED", "THROTTLED", "PENDING", "SENT", "FAILED", "ABANDONED")
-OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order", "report")
+OUTBOX_KINDS: Final = ("alert", "watchdog", "reply", "order", "report", "probe")
 REPORTS: Final = ("daily_summary", "sell_report", "sltp_reminder")
 REPORT_STATUSES: Final = ("queued", "sent", "failed", "skipped")
 OUTBOX_STATUSES: Final = ("pending", "sent", "failed")
-AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist")
+PROBE_STATUSES: Final = ("queued", "sent", "failed")
+AUDIT_ENTITIES: Final = ("setting", "preset", "watchlist", "probe")
 RISKS: Final = ("conservative", "aggressive")
 INTENT_OUTCOMES: Final = ("PENDING", "BLOCKED", "PLACED", "FILLED", "CANCELLED", "REJECTED",
                           "FAILED")
@@ -390,6 +391,32 @@ class OutboxRow(Base):
         Index(None, "status", "next_attempt_at"),
         Index(None, "decision_id"),
         Index(None, "possible_repeat"),  # the repeat count: rare rows, read by the state
+    )
+
+
+class ProbeRow(Base):
+    """A TEST-marked synthetic alert (`atp check --probe`, `POST /api/probe`, `/test`):
+    decision-like but apart from the decisions, so no count, check, throttle or order of
+    real alerts ever sees it. Its outbox row (kind `probe`) carries it to Telegram; the
+    answer (message id, or the reason it failed) is written here with the row's."""
+
+    __tablename__ = "probes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), nullable=False)
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    origin: Mapped[str] = mapped_column(String(64), nullable=False)
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", PROBE_STATUSES), name="status"),
+        Index(None, "created_at"),
     )
 
 

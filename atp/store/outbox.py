@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from atp.store import probes
 from atp.store import repository as repo
 from atp.store.models import AlertOutcomeRow, OutboxRow
 
@@ -32,6 +33,8 @@ class DueMessage:
     side: str | None
     kind: str = "alert"
     possible_repeat: bool = False
+    created_at: datetime | None = None  # when it was queued (a probe's latency, expiry)
+    last_error: str | None = None
 
     @property
     def is_alert(self) -> bool:
@@ -50,7 +53,7 @@ def due(session: Session, now: datetime, limit: int) -> list[DueMessage]:
     for r in pending:
         symbol, side = sides.get(r.decision_id or "", (None, None))
         out.append(DueMessage(r.id, r.decision_id, r.chat_id, r.text, r.attempts, symbol, side,
-                              r.kind, r.possible_repeat))
+                              r.kind, r.possible_repeat, r.created_at, r.last_error))
     return out
 
 
@@ -71,6 +74,9 @@ def mark_sent(session: Session, message: DueMessage, message_id: int | None, now
     if message.decision_id and message.is_alert:
         repo.finish_outcome(session, message.decision_id, "SENT", now,
                             message_id=message_id, reason=note)
+    if message.decision_id and message.kind == "probe":
+        probes.finish(session, message.decision_id, "sent", now, message_id=message_id,
+                      error=note)
     return row.attempts
 
 
@@ -118,7 +124,8 @@ def in_flight(session: Session) -> list[InFlight]:
     for r in rows:
         symbol, side = sides.get(r.decision_id or "", (None, None))
         out.append(InFlight(DueMessage(r.id, r.decision_id, r.chat_id, r.text, r.attempts,
-                                       symbol, side, r.kind, r.possible_repeat),
+                                       symbol, side, r.kind, r.possible_repeat,
+                                       r.created_at, r.last_error),
                             r.possible_repeat))
     return out
 
@@ -138,4 +145,6 @@ def mark_failed(session: Session, message: DueMessage, error: str, now: datetime
     row.attempts += 1
     if message.decision_id and message.is_alert:
         repo.finish_outcome(session, message.decision_id, "FAILED", now, error=error)
+    if message.decision_id and message.kind == "probe":
+        probes.finish(session, message.decision_id, "failed", now, error=error)
     return True

@@ -62,6 +62,10 @@ class CommandCore(Protocol):
 
     async def remove(self, symbol: str, author: str) -> str: ...
 
+    async def test(self, symbol: str) -> str:
+        """A TEST-marked alert for `symbol` through the real path (never an order)."""
+        ...
+
 
 
 COMMANDS: dict[str, str] = {
@@ -81,6 +85,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "/analyze SYMBOL — its latest decision: flags, indicators, reasons",
     "add": "/add SYMBOL [PRESET] — watch a coin (alerts on, trading off)",
     "remove": "/remove SYMBOL — stop watching a coin",
+    "test": "a TEST-marked alert through the real path (never an order): /test SYMBOL",
 }
 
 ALERTS_USAGE = (
@@ -92,6 +97,7 @@ _ON = {"on": True, "true": True, "yes": True, "1": True,
        "off": False, "false": False, "no": False, "0": False}
 
 
+TEST_USAGE = "Usage: /test SYMBOL — e.g. /test BTC_USDT: a TEST alert, never an order."
 KILL_USAGE = "Usage: /kill on — stop new orders; /kill off — allow them; /kill — the state."
 
 
@@ -217,4 +223,8 @@ async def _answer(core: CommandCore, command: str, args: Sequence[str], instance
             return await core.kill(on)
         case "panic":
             return await core.panic()
+        case "test":
+            if len(args) != 1:
+                return TEST_USAGE
+            return await core.test(args[0].upper().replace("/", "_").replace("-", "_"))
     return f"Unknown command /{command}. Send /help for the list."

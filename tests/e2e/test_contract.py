@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import host_limits
 from tests.processes import ATP, HEALTHY, DemoFleet, DemoProcess
 
 pytestmark = pytest.mark.slow
@@ -62,8 +63,9 @@ STATE_CHANGE = ("POST", "/api/watchlist", {"symbol": "BTC_USDT"})
 CHECK_IDS = ("backend_health", "signal_monitor_cycles", "strategy_decisions",
              "alert_emissions", "throttled_alerts", "errors", "containers", "exchange_auth",
              "telegram",
-             # §6 "Checks beyond the runbook's nine: order_execution (...)"
-             "order_execution")
+             # §6 "Checks beyond the runbook's nine: order_execution (...), end_to_end (only
+             #  with --probe ...), host_resources (disk, memory, swap of the target host)"
+             "order_execution", "host_resources")
 CHECK_STATUSES = ("ok", "warning", "critical", "unknown", "skipped")
 # "json: {"status": ..., "checks": [{"id", "status", "summary", "details", "remediation"}],
 #  "counts": {"passed", "warnings", "failed", "unknown", "skipped"}}"
@@ -232,7 +234,7 @@ def test_a_state_change_without_the_token_is_refused(demos: Demos) -> None:
 def check(demo: DemoProcess, fmt: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ATP, "check", "--url", demo.url, "--log-file", str(demo.log),
                            "--format", fmt], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 def test_check_json_has_every_id_and_field(demos: Demos) -> None:

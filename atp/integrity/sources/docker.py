@@ -155,6 +155,13 @@ class DockerSource:
                 raise
             return found[0]
 
+    def root_dir(self) -> str:
+        """The Engine's data directory (images, containers, named volumes)."""
+        root = self.client().info().get("DockerRootDir")
+        if not root:
+            raise SourceUnavailable("docker", f"{self.name} did not report DockerRootDir")
+        return str(root)
+
     def container_logs(self, name: str, since: Any = None, tail: int | None = None) -> bytes:
         container = self.container(name)
         out = container.logs(stdout=True, stderr=True, since=since,

@@ -34,6 +34,7 @@ class ApiSource:
     ) -> None:
         """`uds`: reach the API through this Unix socket (an SSH forward) instead."""
         self.base_url = base_url.rstrip("/")
+        self.has_token = bool(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._own = client is None
         self._client = client or httpx.AsyncClient(
@@ -60,6 +61,24 @@ class ApiSource:
             except SourceUnavailable as exc:
                 future.set_exception(exc)
         return await asyncio.shield(future)
+
+    async def request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        """One uncached request (the probe's POST and its polls): the status and the JSON
+        body (None when not JSON); SourceUnavailable only when nothing answered."""
+        where = f"{self.base_url}{path}"
+        try:
+            response = await self._client.request(method, path, json=json)
+        except httpx.TimeoutException:
+            raise SourceUnavailable("HTTP API", f"{where} timed out") from None
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(
+                "HTTP API", f"{where} not reachable ({type(exc).__name__}: {exc})"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return response.status_code, body
 
     async def get_all(self, path: str, **params: Any) -> list[Any]:
         """A list endpoint with limit/offset paging, newest first, up to MAX_ROWS rows."""

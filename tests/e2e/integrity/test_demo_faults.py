@@ -5,7 +5,7 @@ right exit code, while no other check is critical. A healthy demo passes after w
 The two order faults trade LIVE on the demo's own emulator: `order-reject` (every order
 refused with 306) warns in `order_execution` naming the code, `naked-position` (SL/TP
 refused with 140001) is critical there naming the symbol. The healthy demo trades in dry
-run and passes all ten checks once an order has filled.
+run and passes all eleven checks once an order has filled.
 
 All nine demos start at once (the demo fleet, shared with tests/e2e/test_contract.py)
 so the suite waits for the slowest one (`monitor-stall` needs its 60 s of silence)
@@ -30,6 +30,7 @@ from atp.integrity.report import Report, Status
 from atp.integrity.runner import evaluate
 from atp.integrity.sources.http import ApiSource
 from atp.integrity.sources.logs import FileLog
+from tests import host_limits
 from tests.processes import HEALTHY, DemoFleet
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ async def _until(demo: Demo, done: object) -> Report:
 def _cli(demo: Demo, fmt: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ATP, "check", "--url", demo.url, "--log-file", str(demo.log),
                            "--format", fmt], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
@@ -110,8 +111,8 @@ async def test_healthy_demo_passes_after_warmup(demos: dict[str, Demo]) -> None:
     assert orders.data["positions"] >= 1 and orders.data["protected"] == orders.data["positions"]
     done = _cli(demo, "text")
     assert done.returncode == 0, done.stdout
-    assert "Summary: ✅ Passed: 9  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
-    assert done.stdout.count("\n[") == 10  # ten numbered sections
+    assert "Summary: ✅ Passed: 10  ⚠️ Warnings: 0  ❌ Failed: 0" in done.stdout
+    assert done.stdout.count("\n[") == 11  # eleven numbered sections (host_resources too)
     assert "(order_execution)" in done.stdout
 
 

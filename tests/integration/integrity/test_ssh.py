@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import host_limits
+
 from . import sshd
 from .payload_server import PayloadServer
 
@@ -47,7 +49,7 @@ def remote_log(tmp_path: Path) -> Path:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ATP, *args], capture_output=True, text=True, timeout=60,
-                          check=False)
+                          check=False, env=host_limits.env())
 
 
 def test_check_over_ssh_reads_the_remote_backend_and_log(host: sshd.LoopbackSshd,
@@ -100,3 +102,25 @@ def test_runbook_entry_points_are_thin_wrappers(host: sshd.LoopbackSshd, remote_
         capture_output=True, text=True, timeout=60, env=env, check=False)
     assert logs.returncode == 0, logs.stderr
     assert "[DEBUG_SIGNAL_MONITOR] cycle=3" in logs.stdout
+
+
+def test_host_resources_over_ssh_reads_the_remote_disk_and_memory(
+        host: sshd.LoopbackSshd, remote_log: Path, tmp_path: Path) -> None:
+    """One `df`/meminfo command over the master connection; a threshold forces the
+    warning; a data path the host does not have is named, not fatal."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with PayloadServer() as api:
+        done = run("check", "--ssh", host.alias, "--ssh-option", host.ssh_option,
+                   "--url", api.url, "--log-file", str(remote_log), "--check",
+                   "host_resources", "--data-path", str(data), "--data-path", "/no/such/dir",
+                   "--threshold", "disk_warn_pct=99.9", "--format", "json")
+    report = json.loads(done.stdout)
+    [result] = report["checks"]
+    assert result["id"] == "host_resources" and result["status"] == "warning", done.stdout
+    assert done.returncode == 1
+    assert result["data"]["host"] == f"ssh {host.alias}"
+    assert result["data"]["memory"]["total_bytes"] > 0
+    assert any(str(data) in " ".join(d["paths"]) for d in result["data"]["disks"])
+    assert any("/no/such/dir" in line and "cannot read" in line for line in result["details"])
+    assert result["remediation"].startswith("free space on ")

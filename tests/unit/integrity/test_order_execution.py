@@ -81,7 +81,7 @@ async def test_target_without_trading_api_is_skipped_with_why() -> None:
     result = report.check("order_execution")
     assert result.status is Status.SKIPPED and "404" in result.summary
     assert report.check("exchange_auth").status is Status.OK  # reads as before the trader
-    assert report.exit_code == 0 and report.counts["skipped"] == 2
+    assert report.exit_code == 0 and report.counts["skipped"] == 3  # with host_resources
 
 
 async def test_unreachable_trading_api_is_unknown_not_skipped() -> None:
@@ -223,12 +223,12 @@ async def test_exchange_auth_reports_the_last_private_order_call() -> None:
     assert result.status is Status.CRITICAL and "40101" in result.summary
 
 
-async def test_ten_checks_rendered_in_every_format() -> None:
+async def test_eleven_checks_rendered_in_every_format() -> None:
     p = load()
     _with_filled_trade(p)
     p["/api/positions"]["positions"][0].update(protected=False, protection=None)
     report = await evaluate(context(p))
-    assert [c.id for c in report.checks] == list(CHECK_IDS) and len(CHECK_IDS) == 10
+    assert [c.id for c in report.checks] == list(CHECK_IDS) and len(CHECK_IDS) == 11
     assert report.exit_code == 2
     text = render_text(report)
     assert "[10] Order execution" in text and "(order_execution)" in text
