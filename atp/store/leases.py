@@ -98,7 +98,8 @@ def claim_shards(sessions: sessionmaker[Session], owner: str, names: list[str],
                                  renewed_at=now, expires_at=now + ttl))
         else:
             beat.holder, beat.renewed_at, beat.expires_at = owner, now, now + ttl
-        alive = {r.holder for r in live(session, heartbeat_prefix, now)} | {owner}
+        alive = {h for r in live(session, heartbeat_prefix, now)
+                 if not gone(h := r.holder)} | {owner}
         rows = {r.name: r for r in session.scalars(
             select(LeaseRow).where(LeaseRow.name.in_(names))
             .with_for_update(skip_locked=True))}
