@@ -20,10 +20,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from atp.domain.alerts import is_new_signal
 from atp.domain.limits import Limits, limits
@@ -43,6 +43,7 @@ from atp.store.repository import WatchItem
 if TYPE_CHECKING:
     from atp.engine.shards import ShardLeases
 
+T = TypeVar("T")
 LOGGER = "atp.monitor"
 log = get_logger(LOGGER)
 
@@ -106,7 +107,7 @@ class SignalMonitor:
             owned = await self.shards.claim()
             items = self._mine(items, owned)
         cycle_id = await self.db.run(self._start, started, len(items))
-        snapshots = await self.market.snapshot([i.symbol for i in items])
+        snapshots = await self._renewing(self.market.snapshot([i.symbol for i in items]))
         if self.on_prices:
             prices = {s: (snap.price if isinstance(snap.price, int | float) else None)
                       for s, snap in snapshots.items()}
@@ -171,6 +172,28 @@ class SignalMonitor:
         age = (None if snap.price_at is None
                else round((now - snap.price_at).total_seconds(), 3))
         return _Evaluated(item, decision_id, decision, error, age)
+
+    async def _renewing(self, work: Awaitable[T]) -> T:
+        """Await `work`; with shards, renew them meanwhile every third of their TTL, for
+        `keep_seconds` at most (a slow fetch keeps its shards, a hung one loses them)."""
+        if self.shards is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        every = self.shards.ttl.total_seconds() / 3
+        until = self.clock.monotonic() + self.shards.keep_seconds
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=every)
+                if done:
+                    return task.result()
+                if self.clock.monotonic() < until:
+                    try:
+                        await self.shards.renew()
+                    except Exception as exc:  # the commit's check decides anyway
+                        log.warning("shard renewal failed",
+                                    error=f"{type(exc).__name__}: {exc}")
+        finally:
+            task.cancel()
 
     def _mine(self, items: list[WatchItem], owned: frozenset[int]) -> list[WatchItem]:
         """The symbols of the shards held; what is known of the others is forgotten, so

@@ -12,7 +12,9 @@ every cycle with a TTL of two monitor intervals, so:
   has run out or its heartbeat is gone, at once when it was a process of this host whose
   pid no longer runs, and the survivors take them at their next cycle;
 - the cycle's commit locks the shard rows first and stores only the decisions of shards
-  still held (`hold`): a replica that lost a shard mid-cycle commits nothing for it.
+  still held (`hold`): a replica that lost a shard mid-cycle commits nothing for it;
+- a cycle slower than the TTL (a first candle load) renews its shards while it fetches,
+  for `keep_seconds` at most, so a hung cycle still loses them in time.
 
 No consensus of our own: the row locks (`FOR UPDATE`, `SKIP LOCKED`) are PostgreSQL's.
 SQLite is single-process: there, no shard leases exist and the one process evaluates
@@ -32,6 +34,7 @@ from atp.store.database import Database
 
 SHARD_PREFIX = "shard:"
 HEARTBEAT_PREFIX = "replica:"
+DECISION_GAP_S = 60.0  # every symbol decided at least this often, replicas dying or not
 
 
 def shard_index(name: str) -> int | None:
@@ -101,6 +104,21 @@ class ShardLeases:
                                   self.heartbeat, self.clock.now(), self.ttl)
         self.held = frozenset(n for name in held if (n := shard_index(name)) is not None)
         return self.held
+
+    async def renew(self) -> frozenset[int]:
+        """Renew the shards held (a cycle still fetching keeps them); the ones left."""
+        names = await self.db.run(leases.renew_shards, self.db.sessions, self.owner,
+                                  [self.names[n] for n in sorted(self.held)], self.heartbeat,
+                                  self.clock.now(), self.ttl)
+        self.held = frozenset(n for name in names if (n := shard_index(name)) is not None)
+        return self.held
+
+    @property
+    def keep_seconds(self) -> float:
+        """How long a running cycle may keep renewing its shards: so long that a symbol
+        still gets a decision at least once per DECISION_GAP_S even if the cycle then
+        hangs (its shards expire one TTL later, a survivor decides a cycle after that)."""
+        return max(0.0, DECISION_GAP_S - 2 * self.ttl.total_seconds())
 
     async def release(self) -> None:
         """A clean stop: give every shard back now, not after the TTL."""

@@ -151,6 +151,13 @@ def hold_shards(session: Session, owner: str, names: list[str], heartbeat: str,
     return held
 
 
+def renew_shards(sessions: sessionmaker[Session], owner: str, names: list[str],
+                 heartbeat: str, now: datetime, ttl: timedelta) -> set[str]:
+    """`hold_shards` in a transaction of its own (a long cycle keeping its shards)."""
+    with sessions.begin() as session:
+        return hold_shards(session, owner, names, heartbeat, now, ttl)
+
+
 def release_prefixed(sessions: sessionmaker[Session], owner: str,
                      prefixes: tuple[str, ...]) -> None:
     """Drop `owner`'s leases whose names start with one of `prefixes` (a clean stop:

@@ -4,6 +4,7 @@ Real PostgreSQL, a driven clock; SQLite stays single-process (no shard leases)."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -110,6 +111,30 @@ async def test_a_replica_that_lost_its_shards_mid_cycle_commits_nothing_for_them
     assert view["sharded"] and view["unowned_shards"] == []
     [me] = [r for r in view["replicas"] if r["me"]]
     assert me["shards"] == sorted(first.shards.held) and me["instance"] == "r-1"
+
+
+@PG
+async def test_a_slow_fetch_keeps_its_shards_by_renewing_them(make_platform, market, clock):
+    """A first candle load slower than the shards' TTL keeps them (renewed meanwhile);
+    the other replica gets none and nothing is lost."""
+    symbols = {f"S{n}_USDT": "down" for n in range(4)}
+    first = make_platform(symbols, instance_name="r-1", monitor_interval_seconds=0.3)
+    second = make_platform(instance_name="r-2", monitor_interval_seconds=0.3)
+    original = market.snapshot
+    taken: list[frozenset[int]] = []
+
+    async def slow(names):
+        for _ in range(6):  # 1.8 s of the leases' clock: three TTLs of 0.6 s
+            clock.advance(0.3)
+            await asyncio.sleep(0.25)
+            taken.append(await second.shards.claim())
+        return await original(names)
+
+    market.snapshot = slow
+    stats = await first.monitor.run_cycle()
+    market.snapshot = original
+    assert stats.processed == 4 and first.shards.lost == 0
+    assert not any(taken)  # every claim of the other replica found them held
 
 
 @pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
