@@ -325,6 +325,8 @@ class SignalMonitor:
             orphans = repo.orphan_decisions(uow.session)
             if not orphans:
                 return []
+            if self.shards is not None:  # their symbols may be another replica's
+                self.shards.lock(uow.session, [row.symbol for row in orphans])
             items = {i.symbol: i for i in repo.load_watchlist(uow.session)}
             fresh: list[tuple[DecisionRecord, WatchItem]] = []
             results: list[AlertResult | Exception] = []

@@ -105,6 +105,11 @@ class ShardLeases:
         self.held = frozenset(n for name in held if (n := shard_index(name)) is not None)
         return self.held
 
+    def lock(self, session: Any, symbols: list[str]) -> None:
+        """Order the caller's transaction after any commit on these symbols' shards (the
+        start's completion of orphans, whose symbols other replicas may be deciding)."""
+        leases.lock(session, sorted({self.names[self.shard_of(s)] for s in symbols}))
+
     async def renew(self) -> frozenset[int]:
         """Renew the shards held (a cycle still fetching keeps them); the ones left."""
         names = await self.db.run(leases.renew_shards, self.db.sessions, self.owner,

@@ -151,6 +151,13 @@ def hold_shards(session: Session, owner: str, names: list[str], heartbeat: str,
     return held
 
 
+def lock(session: Session, names: list[str]) -> None:
+    """Inside the caller's transaction: wait for and lock these lease rows, whoever holds
+    them (work on another replica's symbols ordered with that replica's commits)."""
+    session.execute(select(LeaseRow.name).where(LeaseRow.name.in_(sorted(names)))
+                    .order_by(LeaseRow.name).with_for_update())
+
+
 def renew_shards(sessions: sessionmaker[Session], owner: str, names: list[str],
                  heartbeat: str, now: datetime, ttl: timedelta) -> set[str]:
     """`hold_shards` in a transaction of its own (a long cycle keeping its shards)."""
