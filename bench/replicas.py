@@ -5,8 +5,9 @@ PostgreSQL (issue 14, item 5: the watchlist split by shard leases).
 on the local PostgreSQL (ATP_BENCH_PG_URL, default the tests' admin URL) holds the
 watchlist; R `atp run` processes (alerts off, 10 s interval) share it. After every shard is
 held and each replica has completed three cycles of its share, a window of cycles is
-measured: each replica's cycle duration (from its recorded cycles) and its CPU time (user +
-system, /proc) divided by the cycles it completed in the window.
+measured: each replica's cycle duration (from its recorded cycles) and its whole process's
+CPU time (user + system, /proc: the cycle plus every background loop) divided by the
+cycles it completed in the window.
 
     .venv/bin/python bench/replicas.py [symbols] [replica counts…]   # default 1000 1 3
 """
