@@ -244,6 +244,16 @@ class Settings(BaseSettings):
         "restarts an unhealthy container by itself); 0 never exits.",
         json_schema_extra=_fix("set STALL_EXIT_INTERVALS to a whole number, e.g. 10 (0 = off)"),
     )
+    shards: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Shards the watchlist is split into (a stable hash of the symbol) when "
+        "replicas of `atp run` share one PostgreSQL: each holds about shards / replicas of "
+        "them as leases and evaluates only their symbols. Every replica must use the same "
+        "number. SQLite is single-process: the one process evaluates every symbol.",
+        json_schema_extra=_fix("set SHARDS to a whole number between 1 and 256, e.g. 8"),
+    )
     retention_days: float = Field(
         default=30.0,
         ge=0,

@@ -38,6 +38,7 @@ def health_of(p: PlatformStatus) -> dict[str, Any]:
         "signal_monitor_ticks": p.monitor_ticks,
         "last_update_seconds_ago": ago,
         "problems": list(p.problems),
+        "replicas": p.replicas,
     }
 
 

@@ -71,6 +71,24 @@ class PresetValues(TypedDict, total=False):
 # ── monitoring ─────────────────────────────────────────────────────────────────────────
 
 
+class Replica(BaseModel):
+    owner: str = Field(description="the process: INSTANCE@host/pid/id")
+    instance: str
+    me: bool = Field(description="the process answering this request")
+    alive: bool = Field(description="its presence lease is live")
+    shards: list[int] = Field(description="the watchlist shards it evaluates")
+    holds: list[str] = Field(description="every other lease it holds, by name "
+                             "(telegram-sender, telegram-poller, trader-…, retention, …)")
+
+
+class Replicas(BaseModel):
+    sharded: bool = Field(description="false on SQLite: one process evaluates every symbol")
+    shards: int
+    unowned_shards: list[int] = Field(description="shards no live replica holds right now "
+                                      "(for at most two cycles after a replica dies)")
+    replicas: list[Replica]
+
+
 class Health(BaseModel):
     status: HealthStatus
     reason: str
@@ -81,6 +99,8 @@ class Health(BaseModel):
     problems: list[str] = Field(
         default_factory=list, description="why the status is degraded: the database, the "
         "exchange or Telegram unreachable, alerts stuck in the outbox")
+    replicas: Replicas | None = Field(
+        None, description="the processes sharing this database and who holds what")
 
 
 class Summary(BaseModel):

@@ -383,6 +383,11 @@ class Core:
                                                         self.clock.now())
         return result
 
+    async def live_leases(self) -> list[dict[str, Any]]:
+        """Every unexpired lease: the replicas' shards, sender, poller, trader, …"""
+        result: list[dict[str, Any]] = await self._read(queries.live_leases, self.clock.now())
+        return result
+
     async def outbox_depth(self) -> tuple[int, datetime | None]:
         result: tuple[int, datetime | None] = await self._read(queries.outbox_depth)
         return result

@@ -20,9 +20,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from atp.domain.alerts import AlertFlags, is_new_signal
 from atp.domain.limits import Limits, limits
@@ -39,6 +40,10 @@ from atp.store.errors import StoreError
 from atp.store.journal import record
 from atp.store.repository import WatchItem
 
+if TYPE_CHECKING:
+    from atp.engine.shards import ShardLeases
+
+T = TypeVar("T")
 LOGGER = "atp.monitor"
 log = get_logger(LOGGER)
 
@@ -85,6 +90,9 @@ class SignalMonitor:
     evaluation_errors: int = 0  # symbols skipped because `evaluate` raised (a bug)
     # Called with each cycle's prices (the paper broker's price path).
     on_prices: list[Callable[[dict[str, float | None]], None]] = field(default_factory=list)
+    # Replicas on PostgreSQL: only the symbols of the shards this process holds (None:
+    # every symbol, the single-process default and SQLite).
+    shards: ShardLeases | None = None
 
     @property
     def limits(self) -> Limits:
@@ -94,8 +102,12 @@ class SignalMonitor:
         started = self.clock.now()
         t0 = time.perf_counter()
         items = await self.db.run(self._watchlist)
+        owned: frozenset[int] | None = None
+        if self.shards is not None:
+            owned = await self.shards.claim()
+            items = self._mine(items, owned)
         cycle_id = await self.db.run(self._start, started, len(items))
-        snapshots = await self.market.snapshot([i.symbol for i in items])
+        snapshots = await self._renewing(self.market.snapshot([i.symbol for i in items]))
         if self.on_prices:
             prices = {s: (snap.price if isinstance(snap.price, int | float) else None)
                       for s, snap in snapshots.items()}
@@ -106,9 +118,8 @@ class SignalMonitor:
             for item in items[index : index + CHUNK]:
                 evaluated.append(self._evaluate(item, snapshots.get(item.symbol), started))
             await asyncio.sleep(0)
-        batch = self._alert_batch(evaluated)
-        results = self._results(
-            batch, await self.db.run(self._store, cycle_id, evaluated, batch, started))
+        batch, outcomes = await self.db.run(self._store, cycle_id, evaluated, owned, started)
+        results = self._results(batch, outcomes)
         finished = self.clock.now()
         duration_ms = (time.perf_counter() - t0) * 1000
         lag_ms = 0.0 if scheduled_at is None else (started - scheduled_at).total_seconds() * 1000
@@ -117,7 +128,7 @@ class SignalMonitor:
             e.decision.decision for e in evaluated if e.decision is not None
         )
         stats = CycleStats(cycle_id, started, finished, duration_ms, len(items),
-                           len(items) - skipped, skipped, lag_ms, dict(counts))
+                           len(evaluated) - skipped, skipped, lag_ms, dict(counts))
         await self.db.run(self._finish, stats)
         self.ticks += 1
         self.last = stats
@@ -186,13 +197,60 @@ class SignalMonitor:
                else round((now - snap.price_at).total_seconds(), 3))
         return _Evaluated(item, decision_id, decision, error, age)
 
-    def _store(self, cycle_id: int, evaluated: list[_Evaluated],
-               batch: list[tuple[DecisionRecord, WatchItem]],
-               now: datetime) -> list[AlertResult | Exception]:
-        """The decisions and their alert outcomes, one transaction."""
+    async def _renewing(self, work: Awaitable[T]) -> T:
+        """Await `work`; with shards, renew them meanwhile every third of their TTL, for
+        `keep_seconds` at most (a slow fetch keeps its shards, a hung one loses them)."""
+        if self.shards is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        every = self.shards.ttl.total_seconds() / 3
+        until = self.clock.monotonic() + self.shards.keep_seconds
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=every)
+                if done:
+                    return task.result()
+                if self.clock.monotonic() < until:
+                    try:
+                        await self.shards.renew()
+                    except Exception as exc:  # the commit's check decides anyway
+                        log.warning("shard renewal failed",
+                                    error=f"{type(exc).__name__}: {exc}")
+        finally:
+            task.cancel()
+
+    def _mine(self, items: list[WatchItem], owned: frozenset[int]) -> list[WatchItem]:
+        """The symbols of the shards held; what is known of the others is forgotten, so
+        a shard held again later starts from its stored state, not a stale memory."""
+        assert self.shards is not None
+        mine = [i for i in items if self.shards.shard_of(i.symbol) in owned]
+        keep = {i.symbol for i in mine}
+        for symbol in [s for s in self._previous if s not in keep]:
+            del self._previous[symbol]
+            self.pipeline.decision_changed(symbol)
+        return mine
+
+    def _store(self, cycle_id: int, evaluated: list[_Evaluated], owned: frozenset[int] | None,
+               now: datetime) -> tuple[list[tuple[DecisionRecord, WatchItem]],
+                                       list[AlertResult | Exception]]:
+        """The decisions and their alert outcomes, one transaction; with shards, only the
+        ones of shards still held when it commits (checked first, under the rows' locks)."""
         lines: list[tuple[str, dict[str, object]]] = []
         rows: list[dict[str, object]] = []
         with self.db.unit("decisions") as uow:
+            if self.shards is not None and owned is not None:
+                held = self.shards.hold(uow.session, owned)
+                lost = [e for e in evaluated if self.shards.shard_of(e.item.symbol) not in held]
+                if lost:
+                    self.shards.lost += len(lost)
+                    log.warning("shards lost mid-cycle: their decisions are not committed",
+                                cycle=cycle_id, shards=sorted(owned - held),
+                                decisions=len(lost))
+                    for e in lost:
+                        self._previous.pop(e.item.symbol, None)
+                    gone = {e.decision_id for e in lost}
+                    evaluated[:] = [e for e in evaluated if e.decision_id not in gone]
+            batch = self._alert_batch(evaluated)
             for e in evaluated:
                 if e.decision is None:
                     # Only a bug in `evaluate` gets here: missing data is a WAIT, not a skip.
@@ -227,7 +285,7 @@ class SignalMonitor:
             repo.insert_decisions(uow.session, rows)
             outcomes = self.pipeline.process_in(uow, batch, now) if batch else []
         log_markers(LOGGER, lines)
-        return outcomes
+        return batch, outcomes
 
     def _alert_batch(
         self, evaluated: list[_Evaluated]
@@ -291,6 +349,8 @@ class SignalMonitor:
             orphans = repo.orphan_decisions(uow.session)
             if not orphans:
                 return []
+            if self.shards is not None:  # their symbols may be another replica's
+                self.shards.lock(uow.session, [row.symbol for row in orphans])
             items = {i.symbol: i for i in repo.load_watchlist(uow.session)}
             fresh: list[tuple[DecisionRecord, WatchItem]] = []
             results: list[AlertResult | Exception] = []

@@ -28,6 +28,7 @@ from atp.engine.outbox import OutboxWorker
 from atp.engine.paper import PaperBroker
 from atp.engine.ports import AlertSender, Broker, MarketData
 from atp.engine.reports import REPORTS_LEASE, ReportScheduler
+from atp.engine.shards import ShardLeases, replicas_view
 from atp.engine.status import (
     CycleStatus,
     ExchangeFailureStatus,
@@ -144,6 +145,14 @@ class Platform:
         self.monitor = SignalMonitor(self.db, self.market, self.pipeline, self.clock,
                                      s.instance_name, s.monitor_interval_seconds)
         self.monitor.stalled = self.faults.monitor_stall
+        # Replicas on one PostgreSQL split the watchlist by shard leases (engine.shards);
+        # SQLite is single-process: this process evaluates every symbol.
+        self.shards: ShardLeases | None = None
+        if self.db.backend == "postgresql":
+            self.shards = ShardLeases(self.db, self.owner, self.clock, s.shards,
+                                      s.monitor_interval_seconds)
+            self.monitor.shards = self.shards
+        self.replicas: dict[str, Any] | None = None  # who holds what (readiness refreshes)
         self.outbox = OutboxWorker(
             self.db, self.sender, self.clock, s.instance_name, production=s.production,
             limiter=RateLimiter(self.clock.monotonic),
@@ -252,6 +261,9 @@ class Platform:
         if self._cycle is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._cycle
+        if self.shards is not None:
+            with contextlib.suppress(Exception):  # else the TTL frees them
+                await self.shards.release()
         with contextlib.suppress(Exception):  # a database that is down cannot be told
             await self.presence.release()
         close = getattr(self.sender, "aclose", None)
@@ -335,6 +347,7 @@ class Platform:
         every = min(15.0, max(1.0, self.settings.monitor_interval_seconds / 2))
         while not self._stop.is_set():
             await self.probe(timeout=every)
+            await self.read_replicas(timeout=every)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), every)
 
@@ -346,6 +359,17 @@ class Platform:
             self.outbox_pending, self.outbox_oldest = pending, oldest
         except Exception as exc:  # down, locked, timed out: the reason is the answer
             self.db_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    async def read_replicas(self, timeout: float = 5.0) -> dict[str, Any] | None:
+        """Who holds what (shards, sender, poller, …) for /api/health, read off the
+        request path; a failed read keeps the last answer (the probe names the cause)."""
+        try:
+            rows = await asyncio.wait_for(self.core.live_leases(), timeout)
+        except Exception:
+            return self.replicas
+        self.replicas = replicas_view(rows, PRESENCE_PREFIX, self.owner, self.settings.shards,
+                                      sharded=self.shards is not None)
+        return self.replicas
 
     def problems(self) -> tuple[str, ...]:
         """What keeps the chain from working right now, each with its reason."""
@@ -564,4 +588,5 @@ class Platform:
             ),
             cycle_stale_after_seconds=s.limits.cycle_stale_after_seconds,
             watchdog_gauges=dict(self.watchdog.gauges()) if self.watchdog is not None else {},
+            replicas=self.replicas,
         )

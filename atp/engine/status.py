@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +94,5 @@ class PlatformStatus:
     problems: tuple[str, ...] = ()
     cycle_stale_after_seconds: float = 60.0  # health's "degraded" limit (Settings.limits)
     watchdog_gauges: dict[str, int] = field(default_factory=dict)
+    # who holds what on this database (engine.shards.replicas_view), None until read
+    replicas: dict[str, Any] | None = None

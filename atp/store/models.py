@@ -618,7 +618,7 @@ class LeaseRow(Base):
 
     __tablename__ = "leases"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128), nullable=False)
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     renewed_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

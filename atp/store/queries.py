@@ -217,6 +217,13 @@ def processes(session: Session, prefix: str, now: datetime) -> list[dict[str, An
             for r in live(session, prefix, now)]
 
 
+def live_leases(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Every unexpired lease (name, holder, since when): who holds what, generically."""
+    from atp.store.leases import every_live
+
+    return [{"name": n, "holder": h, "acquired_at": a} for n, h, a in every_live(session, now)]
+
+
 def outbox_depth(session: Session) -> tuple[int, datetime | None]:
     return repo.outbox_depth(session)
 

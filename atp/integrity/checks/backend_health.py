@@ -6,6 +6,9 @@ stopped cycling is `signal_monitor_cycles`' finding (so a fault is named once).
 
 from __future__ import annotations
 
+from typing import Any
+
+from atp.domain.shards import ranges
 from atp.integrity.context import STALE_AFTER_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago
 from atp.integrity.sources import SourceUnavailable
@@ -16,6 +19,21 @@ WARMUP_S = 90.0
 
 _RESTART = ("start the backend (atp run, or docker restart <project>-backend-1) and check "
             "its logs: atp logs --tail 200")
+
+
+def replicas_line(view: dict[str, Any]) -> str:
+    """`replicas: a@h/1/x (shards 0-3; telegram-sender), b@h/2/y (shards 4-7)`: who holds
+    what on this database, from /api/health's `replicas`."""
+    parts = []
+    for r in view.get("replicas") or []:
+        held = [f"shards {ranges(r.get('shards') or [])}"] + [str(n) for n in r.get("holds")
+                                                             or []]
+        parts.append(f"{r.get('owner')}{'' if r.get('alive') else ' (gone)'}"
+                     f"{' (this one)' if r.get('me') else ''} ({'; '.join(held)})")
+    unowned = view.get("unowned_shards") or []
+    mode = f"{view.get('shards')} shards" if view.get("sharded") else "SQLite, one process"
+    return (f"replicas ({mode}): " + (", ".join(parts) or "none")
+            + (f"; unowned shards {ranges(unowned)}" if unowned else ""))
 
 
 async def run(ctx: CheckContext) -> CheckResult:
@@ -35,6 +53,12 @@ async def run(ctx: CheckContext) -> CheckResult:
                                            else ""),
                f"scheduler_ticks={sched}  signal_monitor_ticks={ticks}  "
                f"last_update_seconds_ago={'n/a' if last is None else f'{last:.0f}'}"]
+    replicas = health.get("replicas")
+    if isinstance(replicas, dict):
+        details.append(replicas_line(replicas))
+        data["replicas"] = {str(r.get("owner")): {"shards": r.get("shards"),
+                                                  "holds": r.get("holds")}
+                            for r in replicas.get("replicas") or []}
     text = (f"API 200, {verdict}; scheduler {sched} ticks, monitor {ticks} ticks, "
             f"last update {ago(last)} ago")
     if verdict == "down":

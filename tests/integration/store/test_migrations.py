@@ -138,7 +138,7 @@ def test_migrations_ship_inside_the_package() -> None:
     """`atp db upgrade` must work from a wheel, whatever the current directory."""
     assert (migrate.MIGRATIONS_DIR / "alembic.ini").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert migrate.head() == "0006q"
+    assert migrate.head() == "0006s"
 
 
 def test_session_factory_keeps_objects_readable_after_commit(migrated_db) -> None:
@@ -182,5 +182,27 @@ def test_0005_indexes_windows_and_marks_sends(db_url: str, engine: Engine) -> No
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT outcome FROM alert_outcomes")) == "FAILED"
     assert "possible_repeat" not in {c["name"] for c in inspect(engine).get_columns("outbox")}
+    migrate.upgrade(db_url)
+    assert _schema_diff(engine, metadata) == []
+
+
+def test_0006s_lease_names_fit_every_owner(db_url: str, engine: Engine) -> None:
+    """`presence:` + the longest owner (a 64-character INSTANCE_NAME on a 32-character
+    host) is a valid lease name after 0006s, on both backends; and back."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0005")
+    migrate.upgrade(db_url, "0006s")
+    owner = f"{'i' * 64}@{'h' * 32}/4194304/deadbeef"
+    at = datetime(2026, 12, 2, tzinfo=UTC).isoformat()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO leases (name, holder, acquired_at, renewed_at, "
+                          "expires_at) VALUES (:n, :h, :at, :at, :at)"),
+                     {"n": f"presence:{owner}", "h": owner, "at": at})
+        assert conn.scalar(text("SELECT holder FROM leases")) == owner
+        conn.execute(text("DELETE FROM leases"))
+    migrate.downgrade(db_url, "0005")
     migrate.upgrade(db_url)
     assert _schema_diff(engine, metadata) == []

@@ -1,0 +1,170 @@
+"""Figure: cycle time and CPU per cycle of `atp run` at N symbols, 1 replica vs 3 on one
+PostgreSQL (issue 14, item 5: the watchlist split by shard leases).
+
+`atp emulate exchange --symbols N` in its own process serves the market; a fresh database
+on the local PostgreSQL (ATP_BENCH_PG_URL, default the tests' admin URL) holds the
+watchlist; R `atp run` processes (alerts off, 10 s interval) share it. After every shard is
+held and each replica has completed three cycles of its share, a window of cycles is
+measured: each replica's cycle duration (from its recorded cycles) and its whole process's
+CPU time (user + system, /proc: the cycle plus every background loop) divided by the
+cycles it completed in the window.
+
+    .venv/bin/python bench/replicas.py [symbols] [replica counts…]   # default 1000 1 3
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from atp.store import migrate
+from atp.store import repository as repo
+from atp.store.models import MonitorCycleRow
+
+ATP = str(Path(sys.executable).with_name("atp"))
+ADMIN = os.environ.get("ATP_BENCH_PG_URL",
+                       "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+INTERVAL = 10.0
+WINDOW_CYCLES = 4
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _port(path: Path, proc: subprocess.Popen[bytes], timeout: float = 180) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited {proc.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"no port from {proc.args}")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def measure(base: str, names: list[str], replicas: int, tmp: Path) -> dict[str, float]:
+    """Median cycle seconds and CPU ms per cycle per replica; CPU ms per interval in all."""
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    dbname = f"atp_bench_replicas_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    url = make_url(ADMIN).set(database=dbname).render_as_string(hide_password=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        migrate.upgrade(url)
+        engine = create_engine(url)
+        with Session(engine) as s, s.begin():
+            repo.add_symbols(s, names, "swing-aggressive")
+        env = {**os.environ, "DATABASE_URL": url, "EXCHANGE_BASE_URL": base,
+               "ALERTS_ENABLED": "false", "MONITOR_INTERVAL_SECONDS": str(INTERVAL),
+               "CANDLE_COUNT": "200", "API_TOKEN": "b" * 32, "LOG_LEVEL": "WARNING",
+               "STALL_EXIT_INTERVALS": "0"}
+        for n in range(replicas):
+            port_file = tmp / f"api-{replicas}-{n}"
+            procs.append(subprocess.Popen(
+                [ATP, "run", "--port", "0", "--port-file", str(port_file)],
+                env={**env, "INSTANCE_NAME": f"bench-{n}"}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+        ports = [_port(tmp / f"api-{replicas}-{n}", p) for n, p in enumerate(procs)]
+
+        def cycles() -> dict[str, list[MonitorCycleRow]]:
+            out: dict[str, list[MonitorCycleRow]] = {}
+            with Session(engine) as s:
+                for c in s.scalars(select(MonitorCycleRow).where(
+                        MonitorCycleRow.finished_at.is_not(None)).order_by(MonitorCycleRow.id)):
+                    out.setdefault(c.instance, []).append(c)
+            return out
+
+        def settled() -> bool:
+            view = httpx.get(f"http://127.0.0.1:{ports[0]}/api/health",
+                             timeout=30).json().get("replicas") or {}
+            owners = [r for r in view.get("replicas", []) if r["shards"]]
+            last = cycles()
+            return (not view.get("unowned_shards", [0]) and len(owners) == replicas
+                    and all(len(last.get(f"bench-{n}", [])) >= 3 for n in range(replicas))
+                    and sum(last[f"bench-{n}"][-1].symbols for n in range(replicas))
+                    == len(names))
+
+        deadline = time.monotonic() + 900
+        while not settled():
+            if time.monotonic() > deadline:
+                raise RuntimeError("replicas did not settle in 15 minutes")
+            time.sleep(2)
+        before = {p.pid: cpu_seconds(p.pid) for p in procs}
+        seen = {k: len(v) for k, v in cycles().items()}
+        time.sleep(INTERVAL * WINDOW_CYCLES + 1)
+        cpu = {p.pid: cpu_seconds(p.pid) - before[p.pid] for p in procs}
+        now = cycles()
+        durations, per_cycle = [], []
+        for n, p in enumerate(procs):
+            mine = now[f"bench-{n}"][seen[f"bench-{n}"]:]
+            durations += [float(c.duration_ms or 0) / 1000 for c in mine]
+            per_cycle.append(cpu[p.pid] / max(1, len(mine)) * 1000)
+        engine.dispose()
+        return {"cycle_s": statistics.median(durations),
+                "cpu_ms_per_cycle": statistics.median(per_cycle),
+                "cpu_ms_per_interval_all": sum(per_cycle)}
+    finally:
+        _stop(procs)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main(symbols: int, counts: list[int]) -> None:
+    rows: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        emu_port = Path(tmp) / "emu"
+        emu = subprocess.Popen([ATP, "emulate", "exchange", "--port", "0", "--port-file",
+                                str(emu_port), "--symbols", str(symbols)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{_port(emu_port, emu)}"
+            names = [i["symbol"] for i in httpx.get(
+                f"{base}/exchange/v1/public/get-instruments",
+                timeout=30).json()["result"]["data"]][:symbols]
+            for replicas in counts:
+                rows[replicas] = measure(base, names, replicas, Path(tmp))
+        finally:
+            _stop([emu])
+    print(f"replicas: {symbols} symbols on one PostgreSQL, {INTERVAL:.0f} s interval, "
+          f"steady cycles (candles already loaded)")
+    print(f"  {'replicas':>8} {'cycle s':>8} {'CPU ms/cycle/replica':>21} "
+          f"{'CPU ms/interval, all':>21}")
+    for n, r in rows.items():
+        print(f"  {n:>8} {r['cycle_s']:>8.2f} {r['cpu_ms_per_cycle']:>21.0f} "
+              f"{r['cpu_ms_per_interval_all']:>21.0f}")
+    print(json.dumps({"figure": "replicas", "symbols": symbols,
+                      "rows": {n: {k: round(v, 3) for k, v in r.items()}
+                               for n, r in rows.items()}}))
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:]]
+    main(args[0] if args else 1000, args[1:] or [1, 3])
