@@ -38,8 +38,9 @@ def _audit(api: Api) -> list[AuditLogRow]:
 
 async def test_every_write_needs_the_token(api: Api) -> None:
     routes = _write_routes(api)
-    # POST/PATCH/DELETE watchlist, PATCH preset, PUT live trading, PUT kill switch, POST panic
-    assert len(routes) == 7
+    # POST/PATCH/DELETE watchlist, PATCH preset, PUT live trading, PUT kill switch, POST panic,
+    # POST probe
+    assert len(routes) == 8
     for method, path, url in routes:
         body = SAMPLE_BODIES.get(path)
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
