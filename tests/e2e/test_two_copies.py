@@ -50,11 +50,11 @@ async def test_two_copies_from_one_env_never_double_send_and_check_names_both(
     engine = create_engine(db_url)
     with Session(engine) as s, s.begin():
         for symbol in ("SOL_USDT", "ETH_USDT"):
-            s.add(WatchlistRow(symbol=symbol, preset="swing-aggressive"))
+            s.add(WatchlistRow(symbol=symbol, preset="scalp-aggressive"))  # as the crash tests
     exchange = CryptoComEmulator(symbols=["BTC_USDT", "SOL_USDT", "ETH_USDT"], seed=5)
     exchange.add_key(KEY, SECRET)
-    for symbol in ("SOL_USDT", "ETH_USDT"):  # RSI above 70 from the first cycle: SELLs
-        exchange.script(symbol, "rsi_high", candles=40, pct_per_candle=2.0,
+    for symbol in ("SOL_USDT", "ETH_USDT"):  # RSI below 30 from the first cycle: BUYs
+        exchange.script(symbol, "rsi_low", candles=40, pct_per_candle=2.0,
                         start=time.time() - 15 * 3600)
     await exchange.start()
     tg = TelegramEmulator(tokens=[TOKEN])
