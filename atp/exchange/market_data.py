@@ -268,7 +268,8 @@ class MarketDataService:
             return budget
         if self._pace is None:  # nothing measured yet: a few rounds to learn the pace
             return min(budget, 4 * self.concurrency)
-        return max(10, min(budget, int(self.cycle_seconds / self._pace)))
+        # never below what one round of fetches makes: a small watchlist is never deferred
+        return max(4 * self.concurrency, min(budget, int(self.cycle_seconds / self._pace)))
 
     def _within_budget(self, wanted: list[tuple[str, int, int, int]]
                        ) -> tuple[list[tuple[str, int, int, int]],
