@@ -264,6 +264,17 @@ class Settings(BaseSettings):
         json_schema_extra=_fix("set RETENTION_DAYS to a number of days, e.g. 30 (0 = keep)"),
     )
 
+    decision_heartbeat_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        le=1440,
+        description="An unchanged WAIT decision (same preset, flags and unknown inputs) "
+        "extends its symbol's newest row (seen_until, repeats) instead of adding one, until "
+        "that row is this many minutes old; 0 stores every decision as its own row.",
+        json_schema_extra=_fix("set DECISION_HEARTBEAT_MINUTES to minutes, e.g. 60 "
+                               "(0 = a row per decision)"),
+    )
+
     # Scheduled reports (sent through the outbox, once per report and local date)
     timezone: str = Field(
         default="UTC",

@@ -50,6 +50,7 @@ from atp.store.uow import UnitOfWork
 
 INTERVAL_S = 30
 ACTIVE_SHARE = 0.005  # BUY/SELL decisions per cycle, of the symbols
+DEFAULT_CHANGE_RATE = 0.04  # changed WAITs per cycle, of the symbols (see change_rate)
 TARGET_GB_30D = 1.0
 TARGET_CHECK_S = 1.0
 ATP = str(Path(sys.executable).with_name("atp"))
@@ -108,20 +109,64 @@ def bulk_insert(session: Any, table: Any, rows: list[dict[str, Any]] | list[tupl
     session.connection().exec_driver_sql(sql, values)
 
 
-def generate(platform: Platform, times: list[datetime], seed: int = 7) -> dict[str, int]:
-    decisions, events, cycle = template(platform)
+def change_rate() -> tuple[float, str]:
+    """The share of 30-s cycles whose WAIT differs from the one before (a flag turned, an
+    input became (un)known): measured on the real 5-minute candles in ../shared when they
+    are there (indicators move at each close; 10 cycles a candle), else 4 %."""
+    files = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "candles")
+                   .glob("*.csv"))
+    if not files:
+        return DEFAULT_CHANGE_RATE, "default (no ../shared/data/candles)"
+    from atp.analysis import read_candles_csv
+    from atp.backtest import fast_decisions
+    from atp.domain.presets import DEFAULT_PRESETS
+
+    total = changed = 0
+    for path in files:
+        loaded = read_candles_csv(path)
+        candles = getattr(loaded, "candles", loaded)
+        previous = None
+        for d in fast_decisions(candles, DEFAULT_PRESETS["swing-aggressive"], every=True):
+            if d is None:
+                continue
+            key = (d.decision, tuple(d.flags.items()), frozenset(d.unknown_inputs))
+            total += 1
+            changed += key != previous
+            previous = key
+    per_close = changed / max(1, total)
+    return per_close * INTERVAL_S / 300, (f"{per_close:.0%} of {total:,} real 5-min closes "
+                                         "change the decision's flags")
+
+
+Template = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]
+
+
+def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_from: datetime,
+             rate: float, heartbeat: timedelta, seed: int = 7) -> dict[str, int]:
+    """Rows as the monitor stores them (domain/compaction.py), at the real cadence from
+    `dense_from`: each 30-s cycle a symbol decides BUY/SELL (ACTIVE_SHARE; a row, its
+    outcome and event), a changed WAIT (`rate`: a new row), or the same WAIT again (its
+    row's seen_until and repeats move) until the heartbeat starts a new row. Before
+    `dense_from`, one row per symbol per sparse time (history for the reads to skip)."""
+    decisions, events, cycle = tmpl
     rng = random.Random(seed)
     base = cycle["started_at"]
-    counts = {"cycles": 0, "decisions": 0, "events": 0, "outcomes": 0}
-    next_cycle = int(cycle["id"]) + 1
-    batch_d: list[tuple[Any, ...]] = []
+    counts = {"cycles": 0, "decisions": 0, "rows": 0, "events": 0, "outcomes": 0}
+    next_cycle = int(cycle["id"]) + 1 + (0 if seed == 7 else 10**7)
     names = list(decisions[0])
-    at_id, at_cycle, at_created, at_decision = (names.index(k) for k in
-                                                ("id", "cycle_id", "created_at", "decision"))
+    at_id, at_cycle, at_created, at_decision, at_seen, at_repeats = (
+        names.index(k) for k in ("id", "cycle_id", "created_at", "decision", "seen_until",
+                                 "repeats"))
     rows = [tuple(_sql_value(v) for v in d.values()) for d in decisions]
+    batch_d: list[tuple[Any, ...]] = []
     batch_e: list[dict[str, Any]] = []
     batch_o: list[dict[str, Any]] = []
     batch_c: list[dict[str, Any]] = []
+    open_rows: dict[int, tuple[list[Any], datetime]] = {}  # symbol index -> WAIT row, start
+
+    def close(i: int) -> None:
+        if i in open_rows:
+            batch_d.append(tuple(open_rows.pop(i)[0]))
 
     def flush() -> None:
         with platform.db.sessions.begin() as s:
@@ -132,24 +177,32 @@ def generate(platform: Platform, times: list[datetime], seed: int = 7) -> dict[s
                                 names if table is DecisionRow else None)
                     batch.clear()
 
-    active = max(1, round(len(decisions) * ACTIVE_SHARE))
     event_rows = [{k: v for k, v in e.items() if k != "id"} for e in events]
+    serial = 0
     for at in times:
         shift = at - base
         cid = next_cycle
         next_cycle += 1
+        dense = at >= dense_from
         batch_c.append({**cycle, "id": cid, "started_at": at, "finished_at":
                         cycle["finished_at"] and cycle["finished_at"] + shift})
-        chosen = set(rng.sample(range(len(decisions)), active))
-        stamps: dict[datetime, str] = {}
+        stamp = _sql_value(at)
         for i, d in enumerate(decisions):
+            counts["decisions"] += 1
+            roll = rng.random() if dense else 1.0
+            current = open_rows.get(i)
+            if (current is not None and roll >= ACTIVE_SHARE + rate
+                    and at - current[1] < heartbeat):
+                current[0][at_seen] = stamp  # the same WAIT again
+                current[0][at_repeats] += 1
+                continue
+            close(i)
+            serial += 1
             new = list(rows[i])
-            new[at_id] = f"{cid:08x}-{i:04x}-4000-8000-{counts['decisions'] + i:012x}"
-            created = d["created_at"] + shift
-            if created not in stamps:
-                stamps[created] = _sql_value(created)
-            new[at_cycle], new[at_created] = cid, stamps[created]
-            if i in chosen:
+            new[at_id] = f"{cid:08x}-{i:04x}-4000-{seed:04x}-{serial:012x}"
+            new[at_cycle], new[at_created], new[at_seen], new[at_repeats] = cid, stamp, stamp, 0
+            counts["rows"] += 1
+            if roll < ACTIVE_SHARE:
                 side = rng.choice(("BUY", "SELL"))
                 new[at_decision] = side
                 sent = rng.random() < 0.3
@@ -159,9 +212,9 @@ def generate(platform: Platform, times: list[datetime], seed: int = 7) -> dict[s
                                 "reason": None if sent else "throttle: 1 alert per 5 min",
                                 "price": d["price"], "message_id": rng.randrange(1, 10**9)
                                 if sent else None, "error": None, "origin": "monitor",
-                                "created_at": created,
-                                "updated_at": created + timedelta(milliseconds=80)})
-                batch_e.append({"at": created, "type": "alert_sent" if sent
+                                "created_at": at,
+                                "updated_at": at + timedelta(milliseconds=80)})
+                batch_e.append({"at": at, "type": "alert_sent" if sent
                                 else "alert_throttled", "severity": "info",
                                 "symbol": d["symbol"], "decision_id": new[at_id],
                                 "instance": "bench", "message": f"{side} {d['symbol']}",
@@ -171,15 +224,22 @@ def generate(platform: Platform, times: list[datetime], seed: int = 7) -> dict[s
                                  "cooldown_minutes": 5.0}})
                 counts["outcomes"] += 1
                 counts["events"] += 1
-            elif new[at_decision] != "WAIT":
-                new[at_decision] = "WAIT"  # the template's BUY/SELL had its own outcome
-            batch_d.append(tuple(new))
-        batch_e.extend({**e, "at": e["at"] + shift} for e in event_rows)
+                batch_d.append(tuple(new))
+                continue
+            new[at_decision] = "WAIT"  # the template's BUY/SELL had its own outcome
+            open_rows[i] = (new, at)
+            if not dense:
+                close(i)
+        # the cycle's own journal rows (not the template's per-decision alert events)
+        batch_e.extend({**e, "at": e["at"] + shift} for e in event_rows
+                       if not str(e.get("type", "")).startswith("alert_"))
         counts["cycles"] += 1
-        counts["decisions"] += len(decisions)
-        counts["events"] += len(events)
-        if len(batch_d) >= 50_000:
+        counts["events"] += sum(1 for e in event_rows
+                                if not str(e.get("type", "")).startswith("alert_"))
+        if len(batch_d) >= 50_000 or len(batch_e) >= 50_000:
             flush()
+    for i in list(open_rows):
+        close(i)
     flush()
     return counts
 
@@ -234,31 +294,49 @@ async def main(args: argparse.Namespace) -> None:
         empty = file_bytes(path)
         now = datetime.now(UTC)
         times = timeline(now, args.days, args.dense_hours, args.sparse_minutes)
+        dense_from = now - timedelta(hours=args.dense_hours)
+        rate, rate_source = change_rate() if args.change_rate is None else (
+            args.change_rate, "--change-rate")
+        heartbeat = timedelta(minutes=settings.decision_heartbeat_minutes)
         t0 = time.perf_counter()
-        counts = generate(platform, times)
+        # the real cadence first: its bytes are the size per day
+        tmpl = template(platform)
+        counts = generate(platform, tmpl, [t for t in times if t >= dense_from], dense_from,
+                          rate, heartbeat)
+        platform.db.close()
+        dense_bytes = file_bytes(path) - empty
+        platform = Platform(settings, market=SyntheticMarket(names), sender=None)
+        older = generate(platform, tmpl, [t for t in times if t < dense_from], dense_from,
+                         rate, heartbeat, seed=8)
         gen_s = time.perf_counter() - t0
         with platform.db.sessions() as s:
             stored = s.scalar(select(func.count()).select_from(DecisionRow)) or 0
         platform.db.close()
         size = file_bytes(path)
         platform = Platform(settings, market=SyntheticMarket(names), sender=None)
-        per_decision = (size - empty) / max(1, counts["decisions"])
-        per_day = per_decision * args.symbols * 86400 / INTERVAL_S
+        per_day = dense_bytes * 24 / args.dense_hours
+        per_row = dense_bytes / max(1, counts["rows"])
         check_s, summary_ms, code = await measure(platform, args.runs)
         platform.db.close()
     gb_30 = per_day * 30 / 1e9
     print(f"db_30days: {args.symbols} symbols, {len(times):,} cycles over {args.days:g} days "
           f"({args.dense_hours:g} h at {INTERVAL_S} s, then every {args.sparse_minutes:g} "
-          f"min): {stored:,} decisions, {counts['outcomes']:,} outcomes, "
-          f"{counts['events']:,} events, generated in {gen_s:.0f} s "
-          f"({counts['decisions'] / gen_s:,.0f} decisions/s)")
-    print(f"  database file {size / 1e6:,.0f} MB = {per_decision:,.0f} bytes per decision "
+          f"min): {stored:,} decision rows, {counts['outcomes'] + older['outcomes']:,} "
+          f"outcomes, {counts['events'] + older['events']:,} events, generated in "
+          f"{gen_s:.0f} s")
+    print(f"  changed WAITs: {rate:.2%} of symbols a cycle ({rate_source}); BUY/SELL "
+          f"{ACTIVE_SHARE:.1%}; heartbeat {heartbeat.total_seconds() / 60:g} min")
+    print(f"  the {args.dense_hours:g} h at the real cadence: {counts['decisions']:,} decisions "
+          f"stored as {counts['rows']:,} rows ({counts['decisions'] / max(1, counts['rows']):.1f}"
+          f" decisions a row), {dense_bytes / 1e6:,.1f} MB = {per_row:,.0f} bytes a row "
           "(with its share of events, outcomes and indexes)")
-    print(f"  at the real cadence ({INTERVAL_S} s): {per_day / 1e9:.2f} GB/day -> "
-          f"{gb_30:.0f} GB for 30 days (target < {TARGET_GB_30D:g} GB)")
+    print(f"  -> {per_day / 1e9:.3f} GB/day -> {gb_30:.2f} GB for 30 days (target < "
+          f"{TARGET_GB_30D:g} GB); database file {size / 1e6:,.0f} MB")
     print(f"  atp check: {check_s:.2f} s wall (median of {args.runs}, exit {code}; target < "
           f"{TARGET_CHECK_S:g} s); /api/monitoring/summary {summary_ms:.0f} ms (median)")
     emit([row("database per day, 1,000 symbols (30-s cycles)", per_day / 1e9, "GB"),
+          row("decisions per stored row (compact WAIT storage)",
+              counts["decisions"] / max(1, counts["rows"]), "×"),
           row("database for 30 days, 1,000 symbols", gb_30, "GB", f"< {TARGET_GB_30D:g} GB",
               gb_30 < TARGET_GB_30D),
           row(f"atp check on the {args.days:g}-day database", check_s, "s",
@@ -270,7 +348,10 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days", type=float, default=30)
-    parser.add_argument("--dense-hours", type=float, default=1)
+    parser.add_argument("--dense-hours", type=float, default=2,
+                        help="hours at the real cadence (at least the 60-min heartbeat)")
+    parser.add_argument("--change-rate", type=float, default=None,
+                        help="changed WAITs per cycle, of the symbols (default: measured)")
     parser.add_argument("--sparse-minutes", type=float, default=360)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)

@@ -156,6 +156,11 @@ class DecisionOut(BaseModel):
     )
     alert_ref: str | None
     created_at: datetime
+    seen_until: datetime | None = Field(
+        None, description="The last time this decision was made: an unchanged WAIT extends "
+        "its symbol's newest row (the row covers created_at to seen_until; its values are "
+        "the latest)")
+    repeats: int = Field(0, description="Decisions folded into this row after the first")
 
 
 class AlertOutcomeOut(BaseModel):

@@ -412,6 +412,12 @@ class Core:
         return chart_view(symbol, candles, decision, limit)
 
 
+def _decided_at(decision: dict[str, Any]) -> datetime:
+    """When a stored decision was last made: a compacted WAIT row's `seen_until`."""
+    at: datetime = decision.get("seen_until") or decision["created_at"]
+    return at
+
+
 def _validated(base: Preset, changes: dict[str, Any], loc: Loc) -> Preset:
     try:
         return apply_overrides(base, changes)
@@ -442,8 +448,8 @@ def coin_view(row: dict[str, Any], decision: dict[str, Any] | None,
         buy_index=decision["buy_index"], flags=dict(decision.get("flags") or {}),
         indicators=indicators, reasons=list(decision.get("reasons") or []),
         unknown_inputs=dict(decision.get("unknown_inputs") or {}),
-        price=decision.get("price"), decided_at=decision["created_at"],
-        decision_age_seconds=round((now - decision["created_at"]).total_seconds(), 3),
+        price=decision.get("price"), decided_at=_decided_at(decision),
+        decision_age_seconds=round((now - _decided_at(decision)).total_seconds(), 3),
     )
     age = decision.get("price_age_seconds", indicators.get("price_age_seconds"))
     if isinstance(age, int | float):

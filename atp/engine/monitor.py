@@ -22,10 +22,11 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from atp.domain.alerts import AlertFlags, is_new_signal
+from atp.domain.compaction import DEFAULT_HEARTBEAT, folds_into
 from atp.domain.limits import Limits, limits
 from atp.domain.signals import Decision, evaluate
 from atp.domain.throttle import Side
@@ -93,6 +94,9 @@ class SignalMonitor:
     # Replicas on PostgreSQL: only the symbols of the shards this process holds (None:
     # every symbol, the single-process default and SQLite).
     shards: ShardLeases | None = None
+    # An unchanged WAIT extends its symbol's newest row while that row is younger than
+    # this (domain/compaction.py); None stores every decision as a row of its own.
+    heartbeat: timedelta | None = DEFAULT_HEARTBEAT
 
     @property
     def limits(self) -> Limits:
@@ -251,6 +255,13 @@ class SignalMonitor:
                     gone = {e.decision_id for e in lost}
                     evaluated[:] = [e for e in evaluated if e.decision_id not in gone]
             batch = self._alert_batch(evaluated)
+            runs = (repo.newest_runs(uow.session, [e.item.symbol for e in evaluated
+                                                   if e.decision is not None])
+                    if self.heartbeat else {})
+            extended: list[dict[str, object]] = []
+            # a row is one continuous run: a missed cycle (down, stalled, shard moved)
+            # starts a new one, so the gap shows between rows
+            max_gap = timedelta(seconds=self.limits.price_max_age_seconds)
             for e in evaluated:
                 if e.decision is None:
                     # Only a bug in `evaluate` gets here: missing data is a WAIT, not a skip.
@@ -263,7 +274,7 @@ class SignalMonitor:
                                error=(e.error or "").removeprefix("evaluation failed: "))
                     continue
                 d = e.decision
-                rows.append({
+                row: dict[str, object] = {
                     "id": e.decision_id, "cycle_id": cycle_id, "symbol": e.item.symbol,
                     "preset": d.preset, "decision": d.decision, "buy_index": d.buy_index,
                     "price": d.indicators.price, "flags": d.flags,
@@ -273,7 +284,18 @@ class SignalMonitor:
                                    "price_age_seconds": e.price_age_seconds},
                     "reasons": list(d.reasons),
                     "unknown_inputs": dict(d.unknown_inputs), "created_at": now,
-                })
+                    "seen_until": now, "repeats": 0,
+                }
+                run = runs.get(e.item.symbol)
+                if run is not None and folds_into(
+                        run, decision=d.decision, preset=d.preset, flags=d.flags,
+                        unknown=d.unknown_inputs, now=now, heartbeat=self.heartbeat,
+                        max_gap=max_gap):
+                    # the same WAIT again: its row says so (one record, fewer rows)
+                    e.decision_id = row["id"] = run.id
+                    extended.append(row)
+                else:
+                    rows.append(row)
                 lines.append((MONITOR, {"cycle": cycle_id, "symbol": e.item.symbol,
                                         "status": "processed", "decision": d.decision}))
                 lines.append((STRATEGY, {
@@ -283,6 +305,7 @@ class SignalMonitor:
                     "buy_index": d.buy_index, **d.flags,
                 }))
             repo.insert_decisions(uow.session, rows)
+            repo.extend_decisions(uow.session, extended)
             outcomes = self.pipeline.process_in(uow, batch, now) if batch else []
         log_markers(LOGGER, lines)
         return batch, outcomes

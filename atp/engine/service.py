@@ -145,6 +145,8 @@ class Platform:
         self.monitor = SignalMonitor(self.db, self.market, self.pipeline, self.clock,
                                      s.instance_name, s.monitor_interval_seconds)
         self.monitor.stalled = self.faults.monitor_stall
+        self.monitor.heartbeat = (timedelta(minutes=s.decision_heartbeat_minutes)
+                                  if s.decision_heartbeat_minutes else None)
         # Replicas on one PostgreSQL split the watchlist by shard leases (engine.shards);
         # SQLite is single-process: this process evaluates every symbol.
         self.shards: ShardLeases | None = None

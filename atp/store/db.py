@@ -14,6 +14,7 @@ stretch a monitor cycle or get "database is locked" (issue 14).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -36,6 +37,9 @@ def make_engine(url: str | URL, *, foreign_keys: bool = True, **kwargs: Any) -> 
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the bundled driver
     backend = url.get_backend_name()
+    # JSON columns without the default ", " / ": " padding: ~40 bytes of every decision
+    # row (flags, indicators, reasons), a million rows a month at 1,000 symbols
+    kwargs.setdefault("json_serializer", _compact_json)
     if backend == "sqlite":
         connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
@@ -46,6 +50,10 @@ def make_engine(url: str | URL, *, foreign_keys: bool = True, **kwargs: Any) -> 
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, connect_args=connect_args, **kwargs)
     raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:

@@ -239,6 +239,12 @@ class MonitorCycleRow(Base):
     __table_args__ = (Index(None, "started_at"),)
 
 
+def _same_as_created_at(context: Any) -> datetime | None:
+    """A new decision row covers its own instant until an unchanged WAIT extends it."""
+    at: datetime | None = context.get_current_parameters().get("created_at")
+    return at
+
+
 class DecisionRow(Base):
     """What the rule engine decided for one symbol, with everything needed to explain it
     (flags, indicator values, reasons) so flips and false signals are visible later."""
@@ -264,14 +270,25 @@ class DecisionRow(Base):
     # it (BLOCKED is recorded once per change of decision, business-rules §5.1).
     alert_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = _created_at()
+    # Compact storage (domain/compaction.py): an unchanged WAIT extends its symbol's newest
+    # row instead of adding one; the row covers [created_at, seen_until] and `repeats`
+    # counts the decisions folded into it. Every row written since 0007w sets seen_until
+    # (the migration fills the older ones); nullable only so that adding it to a large
+    # SQLite table is an ALTER, not a rebuild.
+    seen_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True,
+                                                        default=_same_as_created_at)
+    repeats: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                         server_default=sql_text("0"))
 
     __table_args__ = (
         CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
         CheckConstraint("buy_index BETWEEN 0 AND 100", name="buy_index"),
-        Index(None, "symbol", "created_at"),
-        Index(None, "decision", "created_at"),
-        Index(None, "cycle_id"),
-        Index(None, "created_at"),  # every windowed page and `atp check` read
+        Index(None, "symbol", "created_at"),  # a symbol's newest row, its history
+        # BUY/SELL only (orphan outcomes, kind filters): WAIT rows, ~95 %, carry no entry
+        Index("ix_decisions_active_created_at", "decision", "created_at",
+              sqlite_where=sql_text("decision <> 'WAIT'"),
+              postgresql_where=sql_text("decision <> 'WAIT'")),
+        Index(None, "seen_until"),  # every windowed page, `atp check` read and retention
     )
 
 

@@ -39,7 +39,7 @@ CYCLE_FIELDS = ("id", "started_at", "finished_at", "duration_ms", "symbols", "pr
                 "skipped", "lag_ms", "instance")
 DECISION_FIELDS = ("id", "cycle_id", "symbol", "preset", "decision", "buy_index", "price",
                    "flags", "indicators", "reasons", "unknown_inputs", "alert_ref",
-                   "created_at")
+                   "created_at", "seen_until", "repeats")
 OUTCOME_FIELDS = ("decision_id", "symbol", "side", "preset", "outcome", "reason", "price",
                   "message_id", "error", "origin", "created_at", "updated_at")
 EVENT_FIELDS = ("id", "at", "type", "severity", "symbol", "decision_id", "instance",
@@ -56,20 +56,16 @@ PRESET_FIELDS = ("name", *repo.PRESET_FIELDS, "updated_at", "updated_by")
 
 def latest_decisions(session: Session, symbols: Sequence[str] | None = None
                      ) -> dict[str, dict[str, Any]]:
-    """The newest stored decision per symbol (what every channel shows: one record)."""
-    newest = select(DecisionRow.symbol, func.max(DecisionRow.created_at).label("at"))
-    if symbols is not None:
-        if not symbols:
-            return {}
-        newest = newest.where(DecisionRow.symbol.in_(list(symbols)))
-    sub = newest.group_by(DecisionRow.symbol).subquery()
-    query = select(DecisionRow).join(
-        sub, (DecisionRow.symbol == sub.c.symbol) & (DecisionRow.created_at == sub.c.at)
-    ).order_by(DecisionRow.symbol, DecisionRow.id)
-    seen: dict[str, dict[str, Any]] = {}
-    for row in session.scalars(query):
-        seen.setdefault(row.symbol, _columns(row, DECISION_FIELDS))
-    return seen
+    """The newest stored decision per symbol (what every channel shows: one record);
+    `symbols` None: every watchlist symbol."""
+    if symbols is None:
+        symbols = list(session.scalars(select(WatchlistRow.symbol)))
+    ids = repo.newest_decision_ids(session, symbols)
+    if not ids:
+        return {}
+    query = select(DecisionRow).where(DecisionRow.id.in_(list(ids.values())))
+    return {row.symbol: _columns(row, DECISION_FIELDS)
+            for row in session.scalars(query.order_by(DecisionRow.symbol))}
 
 
 def cycles(session: Session, since: datetime | None, limit: int) -> list[dict[str, Any]]:
@@ -88,8 +84,10 @@ def decisions(
         query = query.where(DecisionRow.symbol == symbol)
     if kinds:
         query = query.where(DecisionRow.decision.in_(kinds))
+    # a row covers [created_at, seen_until] (compact WAIT storage): `since` keeps every
+    # row still decided at or after it, `until` every row that began before it
     if since is not None:
-        query = query.where(DecisionRow.created_at >= since)
+        query = query.where(DecisionRow.seen_until >= since)
     if until is not None:
         query = query.where(DecisionRow.created_at < until)
     query = query.order_by(DecisionRow.created_at.desc(), DecisionRow.symbol, DecisionRow.id)

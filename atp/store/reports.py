@@ -117,9 +117,13 @@ def _grouped(session: Session, column: Any, created: Any, since: datetime,
 
 
 def decision_counts(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    """Decisions made in rows begun in [since, until): a compacted WAIT row counts each
+    decision folded into it."""
     counts = {"BUY": 0, "SELL": 0, "WAIT": 0}
-    counts.update(_grouped(session, DecisionRow.decision, DecisionRow.created_at, since,
-                           until))
+    query = (select(DecisionRow.decision, func.sum(1 + DecisionRow.repeats))
+             .where(DecisionRow.created_at >= since, DecisionRow.created_at < until)
+             .group_by(DecisionRow.decision))
+    counts.update({str(k): int(n or 0) for k, n in session.execute(query)})
     return counts
 
 

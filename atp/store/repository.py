@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from atp.domain.alerts import AlertFlags
+from atp.domain.compaction import StoredRun
 from atp.domain.presets import DEFAULT_PRESETS, Preset, PresetError, apply_overrides
 from atp.domain.throttle import Side, ThrottleState
 from atp.store.models import (
@@ -254,7 +255,10 @@ def outcome_counts(session: Session, since: datetime | None = None) -> dict[str,
 
 
 def decision_counts(session: Session, since: datetime | None = None) -> dict[str, int]:
-    query = select(DecisionRow.decision, func.count()).group_by(DecisionRow.decision)
+    """Decisions made (a compacted row counts each decision folded into it) in the rows
+    begun since `since`."""
+    made = func.coalesce(func.sum(1 + DecisionRow.repeats), 0)
+    query = select(DecisionRow.decision, made).group_by(DecisionRow.decision)
     if since is not None:
         query = query.where(DecisionRow.created_at >= since)
     counts = {"BUY": 0, "SELL": 0, "WAIT": 0}
@@ -289,3 +293,71 @@ def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
         from sqlalchemy import insert
 
         session.execute(insert(DecisionRow), rows)
+
+
+def newest_decision_ids(session: Session, symbols: Sequence[str]) -> dict[str, str]:
+    """symbol → id of its newest stored decision, one index probe per symbol.
+
+    GROUP BY symbol with MAX(created_at) walks every index entry of every symbol (a
+    month of history per symbol); a correlated `ORDER BY created_at DESC LIMIT 1` from
+    the watchlist reads one entry each. Symbols not on the watchlist (a removed one) are
+    looked up one by one."""
+    wanted = list(dict.fromkeys(symbols))
+    if not wanted:
+        return {}
+    newest = (select(DecisionRow.id).where(DecisionRow.symbol == WatchlistRow.symbol)
+              .order_by(DecisionRow.created_at.desc(), DecisionRow.id.desc())
+              .limit(1).correlate(WatchlistRow).scalar_subquery())
+    found: dict[str, str] = {}
+    listed: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        query = (select(WatchlistRow.symbol, newest)
+                 .where(WatchlistRow.symbol.in_(chunk)).distinct())
+        for symbol, decision_id in session.execute(query):
+            listed.add(str(symbol))
+            if decision_id is not None:
+                found[str(symbol)] = str(decision_id)
+    for symbol in (s for s in wanted if s not in listed):
+        decision_id = session.scalar(select(DecisionRow.id).where(DecisionRow.symbol == symbol)
+                                     .order_by(DecisionRow.created_at.desc(),
+                                               DecisionRow.id.desc()).limit(1))
+        if decision_id is not None:
+            found[symbol] = str(decision_id)
+    return found
+
+
+def newest_runs(session: Session, symbols: Sequence[str]) -> dict[str, StoredRun]:
+    """What the fold rule (domain/compaction.py) needs of each symbol's newest row."""
+    ids = newest_decision_ids(session, symbols)
+    if not ids:
+        return {}
+    t = DecisionRow.__table__
+    query = select(t.c.id, t.c.symbol, t.c.decision, t.c.preset, t.c.flags,
+                   t.c.unknown_inputs, t.c.created_at, t.c.seen_until, t.c.alert_ref).where(
+        t.c.id.in_(list(ids.values())))
+    return {str(r.symbol): StoredRun(id=r.id, decision=r.decision, preset=r.preset,
+                                     flags=r.flags or {},
+                                     unknown=frozenset(r.unknown_inputs or {}),
+                                     created_at=r.created_at, seen_until=r.seen_until,
+                                     alert_ref=r.alert_ref)
+            for r in session.execute(query)}
+
+
+def extend_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Fold unchanged WAIT decisions into their rows (one executemany): each dict has the
+    row's `id`, the time it was decided again and its latest values."""
+    if not rows:
+        return
+    t = cast(Table, DecisionRow.__table__)
+    statement = (update(t).where(t.c.id == bindparam("row_id"))
+                 .values(seen_until=bindparam("at"), repeats=t.c.repeats + 1,
+                         price=bindparam("new_price"), buy_index=bindparam("new_buy_index"),
+                         indicators=bindparam("new_indicators"),
+                         reasons=bindparam("new_reasons"),
+                         unknown_inputs=bindparam("new_unknown_inputs")))
+    session.connection().execute(statement, [
+        {"row_id": r["id"], "at": r["seen_until"], "new_price": r["price"],
+         "new_buy_index": r["buy_index"], "new_indicators": r["indicators"],
+         "new_reasons": r["reasons"], "new_unknown_inputs": r["unknown_inputs"]}
+        for r in rows])

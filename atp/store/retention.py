@@ -48,9 +48,10 @@ def prune(sessions: sessionmaker[Session], before: datetime,
           batch: int = BATCH) -> dict[str, int]:
     """Delete what is older than `before`; the count removed per table."""
     kept_for_trading = exists().where(OrderIntentRow.decision_id == DecisionRow.id)
+    # a compacted row goes once its last decision (seen_until) is past the horizon
     decisions = (select(DecisionRow.id)
-                 .where(DecisionRow.created_at < before, ~kept_for_trading)
-                 .order_by(DecisionRow.created_at))
+                 .where(DecisionRow.seen_until < before, ~kept_for_trading)
+                 .order_by(DecisionRow.seen_until))
     events = select(EventRow.id).where(EventRow.at < before).order_by(EventRow.at)
     cycles = (select(MonitorCycleRow.id).where(MonitorCycleRow.started_at < before)
               .order_by(MonitorCycleRow.started_at))

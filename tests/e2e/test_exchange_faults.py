@@ -68,8 +68,11 @@ async def test_exchange_429_timeouts_and_malformed_replies_keep_the_chain_whole(
     tg = TelegramEmulator(tokens=[TOKEN])
     await tg.start()
     db_url = f"sqlite:///{tmp_path / 'atp.db'}"
+    # DECISION_HEARTBEAT_MINUTES=0: a row per decision, so every cycle's rows prove that
+    # each symbol was decided in it (compact storage folds an unchanged WAIT into one row)
     runs = Runs(db_url, tmp_path, env(exchange, tg, MONITOR_INTERVAL_SECONDS=str(INTERVAL),
-                                      STALL_EXIT_INTERVALS="10"))
+                                      STALL_EXIT_INTERVALS="10",
+                                      DECISION_HEARTBEAT_MINUTES="0"))
     watched = symbols[:3]
     try:
         watch(runs, watched)

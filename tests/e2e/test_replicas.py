@@ -65,7 +65,10 @@ async def test_three_replicas_one_killed_every_symbol_decided_nothing_doubled(
         "EXCHANGE_BASE_URL": exchange.base_url, "EXCHANGE_API_KEY": CANARY_KEY,
         "EXCHANGE_API_SECRET": CANARY_SECRET, "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_CHAT_ID": str(CHAT), "TELEGRAM_API_BASE": tg.base_url,
-        "MONITOR_INTERVAL_SECONDS": str(INTERVAL), "SHARDS": str(SHARDS)})
+        "MONITOR_INTERVAL_SECONDS": str(INTERVAL), "SHARDS": str(SHARDS),
+        # every decision its own row: the cycle ids of the rows are the evidence of who
+        # decided each symbol when (compact storage would fold a takeover into one row)
+        "DECISION_HEARTBEAT_MINUTES": "0"})
     with runs.session() as s, s.begin():
         repo.add_symbols(s, early, "scalp-aggressive")
     ports: list[int] = []

@@ -55,30 +55,54 @@ def waiting_on_unknown(decisions: list[dict[str, Any]], now: datetime
     return out
 
 
+def made_since(decision: dict[str, Any], since: datetime) -> int:
+    """How many of a row's decisions fell at or after `since`: a compacted WAIT row
+    (created_at … seen_until, `repeats` folded in) counts its share of the window."""
+    made = 1 + int(decision.get("repeats") or 0)
+    start = parse_time(decision.get("created_at"))
+    end = parse_time(decision.get("seen_until")) or start
+    if start is None or end is None or start >= since:
+        return made
+    if end < since:
+        return 0
+    span = (end - start).total_seconds()
+    return max(1, round(made * (end - since).total_seconds() / span)) if span > 0 else made
+
+
 async def run(ctx: CheckContext) -> CheckResult:
     # Far enough back to see a 10-minute run of unknown inputs whatever the window.
     reach = min(ctx.since, ctx.now - timedelta(seconds=UNKNOWN_WARN_AFTER_SECONDS + 120))
     fetched = await ctx.api.get_all("/api/decisions", since=reach.isoformat())
     decisions = [d for d in fetched
-                 if (at := parse_time(d.get("created_at"))) is None or at >= ctx.since]
+                 if (at := parse_time(d.get("seen_until") or d.get("created_at"))) is None
+                 or at >= ctx.since]
     watchlist = await ctx.api.get("/api/watchlist")
     summary = await ctx.api.get("/api/monitoring/summary")
     enabled = enabled_symbols(watchlist)
 
-    counts = Counter(str(d.get("decision")) for d in decisions)
+    counts: Counter[str] = Counter()
+    for d in decisions:
+        counts[str(d.get("decision"))] += made_since(d, ctx.since)
     by_symbol: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    newest: dict[str, datetime] = {}
     for d in decisions:
         at = parse_time(d.get("created_at"))
         if at is not None:
-            by_symbol[str(d.get("symbol"))].append((at, str(d.get("decision"))))
+            symbol = str(d.get("symbol"))
+            by_symbol[symbol].append((at, str(d.get("decision"))))
+            last = parse_time(d.get("seen_until")) or at
+            newest[symbol] = max(newest.get(symbol, last), last)
     flips: dict[str, int] = {}
-    newest: dict[str, datetime] = {}
     for symbol, rows in by_symbol.items():
         rows.sort()
-        newest[symbol] = rows[-1][0]
         flips[symbol] = sum(1 for a, b in itertools.pairwise(rows) if a[1] != b[1])
 
-    cycle_times = sorted({at for rows in by_symbol.values() for at, _ in rows})
+    # the monitor's rhythm from its cycles: compacted rows no longer mark every cycle
+    cycles = await ctx.api.get("/api/monitoring/cycles", since=ctx.since_iso(), limit=1000)
+    cycle_times = sorted({at for c in (cycles if isinstance(cycles, list) else [])
+                          if (at := parse_time(c.get("started_at"))) is not None})
+    if len(cycle_times) < 2:
+        cycle_times = sorted({at for rows in by_symbol.values() for at, _ in rows})
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(cycle_times)]
     fresh_s = max(MIN_FRESH_S, 2 * statistics.median(gaps)) if gaps else MIN_FRESH_S
     stale = {s: (ctx.now - newest[s]).total_seconds() if s in newest else None

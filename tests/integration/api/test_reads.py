@@ -54,7 +54,7 @@ async def test_decisions_filtered_by_kind_and_symbol(api: Api) -> None:
     row = rows[0]
     assert set(row) == {"id", "cycle_id", "symbol", "preset", "decision", "buy_index",
                         "price", "flags", "indicators", "reasons", "unknown_inputs",
-                        "alert_ref", "created_at"}
+                        "alert_ref", "created_at", "seen_until", "repeats"}
     assert row["unknown_inputs"] == {}
     only = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
     assert [r["decision"] for r in only] == ["WAIT"]
@@ -201,3 +201,38 @@ async def test_dashboard_pages_render(api: Api) -> None:
         assert "/static/app.js" in response.text
     js = await api.client.get("/static/app.js")
     assert js.status_code == 200 and "top-coins-data" in js.text
+
+
+async def test_an_unchanged_wait_extends_its_row_and_a_change_starts_one(api: Api) -> None:
+    """Compact storage (issue 14): CCC_USDT decides the same WAIT three more cycles: one
+    row, seen at the last cycle, three repeats, the latest price; a BUY starts a row of its
+    own and the WAIT after it another; the counts still count every decision."""
+    first = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert [r["repeats"] for r in first] == [0]
+    for price in (101.0, 102.0, 103.0):
+        api.market.set("CCC_USDT", "flat", price)
+        await api.cycle()
+    rows = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["id"], row["repeats"], row["price"]) == (first[0]["id"], 3, 103.0)
+    assert row["seen_until"] > row["created_at"] == first[0]["created_at"]
+    coins = (await api.client.get("/api/market/top-coins-data")).json()
+    coin = next(c for c in coins["coins"] if c["symbol"] == "CCC_USDT") \
+        if isinstance(coins, dict) else next(c for c in coins if c["symbol"] == "CCC_USDT")
+    assert coin["decision_age_seconds"] < 31  # the last cycle's decision, not the first's
+    # a window starting after the row began still sees the row (it covers until now)
+    since = (await api.client.get("/api/monitoring/cycles", params={"limit": 1})).json()
+    window = (await api.client.get("/api/decisions", params={
+        "symbol": "CCC_USDT", "since": since[0]["started_at"]})).json()
+    assert [r["id"] for r in window] == [row["id"]]
+
+    api.market.set("CCC_USDT", "down")
+    await api.cycle()
+    api.market.set("CCC_USDT", "flat")
+    await api.cycle()
+    rows = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert [(r["decision"], r["repeats"]) for r in rows] == [
+        ("WAIT", 0), ("BUY", 0), ("WAIT", 3)]
+    summary = (await api.client.get("/api/monitoring/summary")).json()
+    assert summary["decision_counts"]["WAIT"] >= 5  # every WAIT made, folded or not

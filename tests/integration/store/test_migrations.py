@@ -138,7 +138,7 @@ def test_migrations_ship_inside_the_package() -> None:
     """`atp db upgrade` must work from a wheel, whatever the current directory."""
     assert (migrate.MIGRATIONS_DIR / "alembic.ini").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert migrate.head() == "0006s"
+    assert migrate.head() == "0007w"
 
 
 def test_session_factory_keeps_objects_readable_after_commit(migrated_db) -> None:
@@ -204,5 +204,39 @@ def test_0006s_lease_names_fit_every_owner(db_url: str, engine: Engine) -> None:
         assert conn.scalar(text("SELECT holder FROM leases")) == owner
         conn.execute(text("DELETE FROM leases"))
     migrate.downgrade(db_url, "0005")
+    migrate.upgrade(db_url)
+    assert _schema_diff(engine, metadata) == []
+
+
+def test_0007w_rows_cover_their_own_instant(db_url: str, engine: Engine) -> None:
+    """0007w on a database holding decisions: each old row covers its own instant
+    (seen_until = created_at, no repeats), windowed reads get the seen_until index, the
+    BUY/SELL index is partial; and back, the rows intact."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from atp.store.types import UtcDateTime
+
+    migrate.upgrade(db_url, "0006s")
+    at = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+    stamp = UtcDateTime().process_bind_param(at, engine.dialect)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO decisions (id, symbol, preset, decision, buy_index, "
+                          "flags, indicators, reasons, created_at) VALUES ('d1', 'X_USDT', "
+                          "'p', 'WAIT', 0, '{}', '{}', '[]', :at)"), {"at": stamp})
+    migrate.upgrade(db_url, "0007w")
+    names = {i["name"] for i in inspect(engine).get_indexes("decisions")}
+    assert {"ix_decisions_seen_until", "ix_decisions_active_created_at"} <= names
+    assert not names & {"ix_decisions_created_at", "ix_decisions_cycle_id",
+                        "ix_decisions_decision_created_at"}
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT created_at, seen_until, repeats FROM decisions")).one()
+    assert row[1] == row[0] and row[2] == 0
+    migrate.downgrade(db_url, "0006s")
+    columns = {c["name"] for c in inspect(engine).get_columns("decisions")}
+    assert not {"seen_until", "repeats"} & columns
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT id FROM decisions")) == "d1"
     migrate.upgrade(db_url)
     assert _schema_diff(engine, metadata) == []
