@@ -123,9 +123,8 @@ def status_text(status: PlatformStatus) -> str:
 
 
 class CommandAnswers:
-    """Implements the bot's `CommandCore` over `Core`. Writes are audited as "telegram"
-    (/alerts, /kill, /panic) or as the Telegram user (`telegram:@name`: /menu, /add,
-    /remove)."""
+    """Implements the bot's `CommandCore` over `Core`. Every write is audited as the
+    Telegram user who asked (`telegram:@name`, or `telegram` when Telegram names none)."""
 
     def __init__(self, core: Core, status: Callable[[], PlatformStatus],
                  balance: Callable[[], Awaitable[Any]] | None = None,
@@ -167,10 +166,11 @@ class CommandAnswers:
 
         return "Watchlist:\n" + "\n".join(line(r) for r in rows)
 
-    async def alerts(self, symbol: str | None, side: str | None, on: bool | None) -> str:
+    async def alerts(self, symbol: str | None, side: str | None, on: bool | None,
+                     author: str = "telegram") -> str:
         if symbol is not None and side is not None and on is not None:
             try:
-                await self.core.set_alert_flag(symbol, side, on, "telegram")
+                await self.core.set_alert_flag(symbol, side, on, author)
             except CoreError as exc:
                 return exc.message
         rows = await self.core.watchlist(symbol)
@@ -211,21 +211,21 @@ class CommandAnswers:
         """`/pnl`: GET /api/pnl."""
         return pnl_text(await self.core.pnl())
 
-    async def kill(self, on: bool | None) -> str:
+    async def kill(self, on: bool | None, author: str = "telegram") -> str:
         """`/kill on|off`: the same audited switch as the API's and the dashboard's."""
         if on is None:
             state = await self.core.trading_state()
             return (f"Kill switch is {'ON: no new orders' if state['kill_switch'] else 'off'}"
                     f" (mode {state['mode']}).")
-        state = await self.core.set_kill_switch(on, "telegram")
+        state = await self.core.set_kill_switch(on, author)
         if state.get("kill_switch", on):
             return ("Kill switch ON: no new orders (intents are BLOCKED with reason "
                     "'kill switch'). Open orders and SL/TP stay; /panic cancels open entries.")
         return "Kill switch off: orders from accepted alerts are allowed again."
 
-    async def panic(self) -> str:
+    async def panic(self, author: str = "telegram") -> str:
         """`/panic`: cancel every open ATP entry order; the SL/TP pairs stay in place."""
-        result = await self.core.panic("telegram")
+        result = await self.core.panic(author)
         cancelled = list(result.get("cancelled") or [])
         if not cancelled:
             return "Panic: no open ATP entry order to cancel. SL/TP orders untouched."
@@ -326,11 +326,11 @@ class CommandAnswers:
         coin = next((c for c in await self.core.coins() if c["symbol"] == symbol), None)
         return screens.coin_menu(row, coin, notice)
 
-    async def test(self, symbol: str) -> str:
-        """`/test SYMBOL`: the same probe as `atp check --probe` (audited, author
-        "telegram"); its TEST message follows through the outbox."""
+    async def test(self, symbol: str, author: str = "telegram") -> str:
+        """`/test SYMBOL`: the same probe as `atp check --probe` (audited as the user who
+        asked); its TEST message follows through the outbox."""
         try:
-            probe = await self.core.probe(symbol, "telegram")
+            probe = await self.core.probe(symbol, author)
         except CoreError as exc:
             return exc.message
         return (f"Probe {probe['id']} queued for {probe['symbol']}: a TEST message follows "

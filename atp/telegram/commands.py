@@ -23,8 +23,10 @@ class CommandCore(Protocol):
 
     async def watchlist(self) -> str: ...
 
-    async def alerts(self, symbol: str | None, side: str | None, on: bool | None) -> str:
-        """No symbol: every symbol's flags. Symbol only: its flags. All three: set one."""
+    async def alerts(self, symbol: str | None, side: str | None, on: bool | None,
+                     author: str) -> str:
+        """No symbol: every symbol's flags. Symbol only: its flags. All three: set one
+        (audited as `author`)."""
         ...
 
     async def balance(self) -> str: ...
@@ -41,12 +43,14 @@ class CommandCore(Protocol):
         """Realised P&L today and in total, unrealised P&L."""
         ...
 
-    async def kill(self, on: bool | None) -> str:
-        """None: say whether the kill switch is on. True/False: switch it (audited)."""
+    async def kill(self, on: bool | None, author: str) -> str:
+        """None: say whether the kill switch is on. True/False: switch it (audited as
+        `author`)."""
         ...
 
-    async def panic(self) -> str:
-        """Cancel every open ATP entry order (SL/TP stay) and say which."""
+    async def panic(self, author: str) -> str:
+        """Cancel every open ATP entry order (SL/TP stay) and say which (audited as
+        `author`)."""
         ...
 
     async def menu(self, data: str | None, author: str) -> MenuView:
@@ -62,8 +66,9 @@ class CommandCore(Protocol):
 
     async def remove(self, symbol: str, author: str) -> str: ...
 
-    async def test(self, symbol: str) -> str:
-        """A TEST-marked alert for `symbol` through the real path (never an order)."""
+    async def test(self, symbol: str, author: str) -> str:
+        """A TEST-marked alert for `symbol` through the real path (never an order),
+        requested by `author`."""
         ...
 
 
@@ -206,7 +211,7 @@ async def _answer(core: CommandCore, command: str, args: Sequence[str], instance
                 req = parse_alerts(args)
             except UsageError as exc:
                 return str(exc)
-            return await core.alerts(req.symbol, req.side, req.on)
+            return await core.alerts(req.symbol, req.side, req.on, author)
         case "balance":
             return await core.balance()
         case "portfolio":
@@ -220,11 +225,12 @@ async def _answer(core: CommandCore, command: str, args: Sequence[str], instance
                 on = parse_kill(args)
             except UsageError as exc:
                 return str(exc)
-            return await core.kill(on)
+            return await core.kill(on, author)
         case "panic":
-            return await core.panic()
+            return await core.panic(author)
         case "test":
             if len(args) != 1:
                 return TEST_USAGE
-            return await core.test(args[0].upper().replace("/", "_").replace("-", "_"))
+            return await core.test(args[0].upper().replace("/", "_").replace("-", "_"),
+                                   author)
     return f"Unknown command /{command}. Send /help for the list."

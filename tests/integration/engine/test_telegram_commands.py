@@ -25,14 +25,16 @@ async def test_status_signals_and_alert_toggle(make_platform, clock, tg):
         assert "1 symbols" in status.text
         await tg.post_user_message(CHAT, "/signals", token=TOKEN)
         assert "AAA_USDT: BUY" in (await tg.wait_for_message(CHAT, "AAA_USDT", timeout=10)).text
-        await tg.post_user_message(CHAT, "/alerts AAA_USDT buy off", token=TOKEN)
+        await tg.post_user_message(CHAT, "/alerts AAA_USDT buy off", token=TOKEN,
+                                   username="operator")
         reply = await tg.wait_for_message(CHAT, "buy off", timeout=10)
         assert "AAA_USDT: alerts on, buy off, sell on" in reply.text
         with p.db.sessions() as s:
             row = s.scalars(select(WatchlistRow)).one()
             audit = s.scalars(select(AuditLogRow)).one()
         assert row.buy_alert_enabled is False
-        assert (audit.author, audit.field, audit.new_value) == ("telegram",
+        # audited as the user who asked, as /menu, /add and /remove are
+        assert (audit.author, audit.field, audit.new_value) == ("telegram:@operator",
                                                                 "buy_alert_enabled", False)
         stranger = 999
         await tg.post_user_message(stranger, "/status", token=TOKEN)
@@ -66,7 +68,7 @@ async def test_kill_switch_and_panic_from_telegram_go_through_the_core(make_plat
                             poll_timeout=1)
     await poller.start()
     try:
-        await tg.post_user_message(CHAT, "/kill on", token=TOKEN)
+        await tg.post_user_message(CHAT, "/kill on", token=TOKEN, username="operator")
         assert "no new orders" in (await tg.wait_for_message(CHAT, "Kill switch ON",
                                                              timeout=10)).text
         assert await p.core.kill_switch() is True
@@ -84,7 +86,7 @@ async def test_kill_switch_and_panic_from_telegram_go_through_the_core(make_plat
         await tg.post_user_message(CHAT, "/panic", token=TOKEN)
         reply = await tg.wait_for_message(CHAT, "Panic", timeout=10)
         assert "SL/TP orders" in reply.text
-        await tg.post_user_message(CHAT, "/kill off", token=TOKEN)
+        await tg.post_user_message(CHAT, "/kill off", token=TOKEN)  # no username: the id
         await tg.wait_for_message(CHAT, "Kill switch off", timeout=10)
         assert await p.core.kill_switch() is False
         with p.db.sessions() as s:
@@ -92,8 +94,10 @@ async def test_kill_switch_and_panic_from_telegram_go_through_the_core(make_plat
                 select(AuditLogRow).order_by(AuditLogRow.id))]
             switches = [(e.payload["on"], e.payload["author"]) for e in s.scalars(
                 select(EventRow).order_by(EventRow.id)) if e.type == "trading_switch_changed"]
-        assert audit == [("telegram", "kill_switch", True), ("telegram", "kill_switch", False)]
-        assert switches == [(True, "telegram"), (False, "telegram")]
+        by_id = f"telegram:{CHAT}"
+        assert audit == [("telegram:@operator", "kill_switch", True),
+                         (by_id, "kill_switch", False)]
+        assert switches == [(True, "telegram:@operator"), (False, by_id)]
     finally:
         await poller.stop()
 

@@ -66,6 +66,7 @@ class FakeCore:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.authors: list[str] = []  # who each audited change names
 
     async def status(self) -> str:
         self.calls.append(("status", ()))
@@ -79,8 +80,10 @@ class FakeCore:
         self.calls.append(("watchlist", ()))
         return "BTC_USDT, ETH_USDT"
 
-    async def alerts(self, symbol: str | None, side: str | None, on: bool | None) -> str:
+    async def alerts(self, symbol: str | None, side: str | None, on: bool | None,
+                     author: str = "telegram") -> str:
         self.calls.append(("alerts", (symbol, side, on)))
+        self.authors.append(author)
         return f"alerts {symbol} {side} {on}"
 
     async def balance(self) -> str:
@@ -99,12 +102,14 @@ class FakeCore:
         self.calls.append(("pnl", ()))
         return "P&L: +1.00 USD"
 
-    async def kill(self, on: bool | None) -> str:
+    async def kill(self, on: bool | None, author: str = "telegram") -> str:
         self.calls.append(("kill", (on,)))
+        self.authors.append(author)
         return f"kill {on}"
 
-    async def panic(self) -> str:
+    async def panic(self, author: str = "telegram") -> str:
         self.calls.append(("panic", ()))
+        self.authors.append(author)
         return "panic: nothing to cancel"
 
 
