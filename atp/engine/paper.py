@@ -70,18 +70,36 @@ class PaperBroker:
     _path: dict[str, list[float]] = field(default_factory=dict)
     _rules: dict[str, InstrumentRules] = field(default_factory=dict)
     _settled: set[str] = field(default_factory=set)  # symbols whose path was walked
+    # Replicas: this process's monitor sees only its shards' prices; the others come from
+    # the record (the newest decision of each symbol, whoever made it): symbols → (price,
+    # when it was last decided on). None: one process sees every price itself.
+    record: Callable[[list[str]], Awaitable[dict[str, tuple[float, datetime]]]] | None = None
+    _seen: dict[str, datetime] = field(default_factory=dict)  # newest price's time
 
     # ── the price path ─────────────────────────────────────────────────────────────────
 
-    def observe(self, prices: Mapping[str, float | None]) -> None:
+    def observe(self, prices: Mapping[str, float | None], at: datetime | None = None) -> None:
         """Prices the monitor just saw (one per symbol per cycle): the path SL/TP walk."""
+        at = at or self.clock.now()
         for symbol, price in prices.items():
             if price is None or not price > 0:
                 continue
             self._last[symbol] = float(price)
+            self._seen[symbol] = at
             path = self._path.setdefault(symbol, [])
             path.append(float(price))
             del path[:-1000]
+
+    async def refresh(self, symbols: list[str]) -> int:
+        """Take the record's newer prices of `symbols` (decided by other replicas) into the
+        path; returns how many were new. Without a record source, nothing to do."""
+        if self.record is None or not symbols:
+            return 0
+        newer = {s: (price, at) for s, (price, at) in (await self.record(symbols)).items()
+                 if s not in self._seen or at > self._seen[s]}
+        for symbol, (price, at) in newer.items():
+            self.observe({symbol: price}, at)
+        return len(newer)
 
     def price(self, symbol: str) -> float | None:
         return self._last.get(symbol)

@@ -47,6 +47,7 @@ from atp.events import (
     TelegramTokenChecked,
 )
 from atp.logging import get_logger
+from atp.store import queries
 from atp.store.database import Database
 from atp.store.journal import record
 from atp.telegram.errors import PermanentSendError, TransientSendError
@@ -183,6 +184,8 @@ class Platform:
             lease=DbLease(self.db, lease_name(key), self.owner, self.clock),
             sync_seconds=s.trader_sync_seconds, wake_outbox=self.outbox.wake.set)
         self.monitor.on_prices.append(self.paper.observe)
+        if self.shards is not None:  # replicas: the prices of the other shards' symbols
+            self.paper.record = self._record_prices
         self.core.trader = self.trader
         self.reports: ReportScheduler | None = None
         if s.alerts_enabled and s.telegram_chat_id and any(s.report_times.values()):
@@ -208,6 +211,14 @@ class Platform:
             self.exchange_client.on_error = self.on_exchange_failure
 
     # ── lifecycle ──────────────────────────────────────────────────────────────────────
+
+    async def _record_prices(self, symbols: list[str]) -> dict[str, tuple[float, datetime]]:
+        """The newest recorded price of each symbol (whichever replica decided it)."""
+        def read() -> dict[str, tuple[float, datetime]]:
+            with self.db.sessions() as session:
+                return queries.latest_prices(session, symbols)
+
+        return await self.db.read(read)
 
     async def start(self, telegram_poller: bool = True) -> None:
         tune_interpreter()

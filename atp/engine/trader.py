@@ -251,6 +251,8 @@ class Trader:
 
     async def step(self) -> int:
         """One round as a replica: only the lease holder trades and syncs."""
+        if self.paper.record is not None:  # replicas: the other shards' prices
+            await self.paper.refresh(await self.db.read(self._paper_symbols))
         if self.lease is not None:
             held = self.holding_lease and await self.lease.renew()
             if not held:  # expired while we slept (or never held): take it if it is free
@@ -306,6 +308,15 @@ class Trader:
                     await self.db.run(self._fail_pending, it, _describe(exc))
             self.stats.decided += 1
         return len(pending)
+
+    def _paper_symbols(self) -> list[str]:
+        """The symbols the paper broker needs a price of: pending intents, open paper
+        orders (SL/TP legs walk the path) and open paper positions (their mark)."""
+        with self.db.sessions() as s:
+            found = {r.symbol for r in rows.intents_with_outcome(s, ["PENDING"], INTENT_BATCH)}
+            found |= {r.symbol for r in rows.open_paper_orders(s)}
+            found |= {p.symbol for p in rows.open_positions(s) if p.mode == "paper"}
+        return sorted(found)
 
     def _pending(self) -> list[_Intent]:
         with self.db.unit("trader_read") as uow:

@@ -236,3 +236,17 @@ def last_exchange_failure_at(session: Session) -> datetime | None:
     )
     value: datetime | None = session.scalar(query)
     return value
+
+
+def latest_prices(session: Session, symbols: Sequence[str]
+                  ) -> dict[str, tuple[float, datetime]]:
+    """symbol → (price, when) of its newest stored decision with a price: what another
+    replica's monitor saw (a compacted row holds its run's latest price)."""
+    ids = repo.newest_decision_ids(session, symbols)
+    if not ids:
+        return {}
+    query = (select(DecisionRow.symbol, DecisionRow.price, DecisionRow.seen_until,
+                    DecisionRow.created_at)
+             .where(DecisionRow.id.in_(list(ids.values())), DecisionRow.price.is_not(None)))
+    return {str(symbol): (float(price or 0.0), seen or created)
+            for symbol, price, seen, created in session.execute(query)}

@@ -1,5 +1,5 @@
 """Telegram `/test SYMBOL` through the real poller and the Bot API emulator: the same
-probe as `POST /api/probe` (audited as "telegram"), its TEST message delivered by the
+probe as `POST /api/probe` (audited as the Telegram user), its TEST message delivered by the
 outbox worker, never an order; a stranger's `/test` queues nothing."""
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ async def test_test_command_sends_a_probe_through_the_outbox(make_platform, cloc
         audit = s.scalars(select(AuditLogRow).where(AuditLogRow.entity == "probe")).one()
         intents = s.scalar(select(func.count(OrderIntentRow.id)))
     assert probe.id in reply.text and probe.message_id == message.message_id
-    assert (probe.author, audit.author, audit.entity_key) == ("telegram", "telegram", probe.id)
+    by = f"telegram:{CHAT}"  # the user who asked (Telegram gave no username)
+    assert (probe.author, audit.author, audit.entity_key) == (by, by, probe.id)
     assert intents == 0
 
 

@@ -147,3 +147,34 @@ async def test_sqlite_stays_single_process_every_symbol_evaluated(make_platform)
     await p.read_replicas()
     view = health_of(p.status())["replicas"]
     assert not view["sharded"] and view["replicas"][0]["shards"] == list(range(8))
+
+
+@PG
+async def test_the_paper_broker_prices_every_symbol_from_the_record(
+        make_platform, market, clock):
+    """Replicas: each monitor sees only its shards' prices, yet a dry-run order needs the
+    price of any symbol. The paper broker takes the other shards' prices from the record
+    (the newest decision, whoever made it), newer ones only."""
+    symbols = {f"S{n}_USDT": "flat" for n in range(8)}
+    first = make_platform(symbols, instance_name="r-1")
+    second = make_platform(instance_name="r-2")
+    await first.shards.claim()
+    await second.shards.claim()
+    for n, name in enumerate(symbols):
+        market.set(name, "flat", 100.0 + n)
+    await first.monitor.run_cycle()
+    await second.monitor.run_cycle()
+    mine = {s for s in symbols if first.shards.shard_of(s) in first.shards.held}
+    theirs = set(symbols) - mine
+    assert mine and theirs  # the two replicas split the watchlist
+    assert all(first.paper.price(s) is None for s in theirs)  # not seen by this monitor
+    assert await first.paper.refresh(sorted(symbols)) == len(theirs)
+    assert {s: first.paper.price(s) for s in symbols} == {
+        s: 100.0 + n for n, s in enumerate(symbols)}
+    assert await first.paper.refresh(sorted(symbols)) == 0  # nothing newer: no new path point
+    clock.advance(30)
+    for n, name in enumerate(symbols):
+        market.set(name, "flat", 200.0 + n)
+    await second.monitor.run_cycle()  # an unchanged WAIT: its row's price is the latest
+    assert await first.paper.refresh(sorted(theirs)) == len(theirs)
+    assert all(first.paper.price(s) == 200.0 + list(symbols).index(s) for s in theirs)
