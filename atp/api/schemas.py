@@ -133,6 +133,9 @@ class Cycle(BaseModel):
     skipped: int
     lag_ms: float | None
     instance: str
+    buys: int = Field(0, description="BUY decisions the cycle stored")
+    sells: int = Field(0, description="SELL decisions the cycle stored")
+    waits: int = Field(0, description="WAIT decisions the cycle made (folded ones included)")
 
 
 # ── the journal and what it explains ───────────────────────────────────────────────────

@@ -306,6 +306,9 @@ class SignalMonitor:
                 }))
             repo.insert_decisions(uow.session, rows)
             repo.extend_decisions(uow.session, extended)
+            made = Counter(str(r["decision"]) for r in (*rows, *extended))
+            if made:
+                repo.count_cycle_decisions(uow.session, cycle_id, dict(made))
             outcomes = self.pipeline.process_in(uow, batch, now) if batch else []
         log_markers(LOGGER, lines)
         return batch, outcomes

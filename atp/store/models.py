@@ -235,6 +235,14 @@ class MonitorCycleRow(Base):
     )
     lag_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     instance: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The cycle's decisions by kind, committed with them: counts over a window read these
+    # (one row a cycle) instead of a month of decision rows
+    buys: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                      server_default=sql_text("0"))
+    sells: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                       server_default=sql_text("0"))
+    waits: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                       server_default=sql_text("0"))
 
     __table_args__ = (Index(None, "started_at"),)
 

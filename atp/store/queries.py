@@ -36,7 +36,7 @@ def _columns(row: Any, names: Sequence[str]) -> dict[str, Any]:
 
 
 CYCLE_FIELDS = ("id", "started_at", "finished_at", "duration_ms", "symbols", "processed",
-                "skipped", "lag_ms", "instance")
+                "skipped", "lag_ms", "instance", "buys", "sells", "waits")
 DECISION_FIELDS = ("id", "cycle_id", "symbol", "preset", "decision", "buy_index", "price",
                    "flags", "indicators", "reasons", "unknown_inputs", "alert_ref",
                    "created_at", "seen_until", "repeats")

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from atp.store.models import (
     AlertOutcomeRow,
-    DecisionRow,
     OrderIntentRow,
     OutboxRow,
     PositionRow,
@@ -117,14 +116,10 @@ def _grouped(session: Session, column: Any, created: Any, since: datetime,
 
 
 def decision_counts(session: Session, since: datetime, until: datetime) -> dict[str, int]:
-    """Decisions made in rows begun in [since, until): a compacted WAIT row counts each
-    decision folded into it."""
-    counts = {"BUY": 0, "SELL": 0, "WAIT": 0}
-    query = (select(DecisionRow.decision, func.sum(1 + DecisionRow.repeats))
-             .where(DecisionRow.created_at >= since, DecisionRow.created_at < until)
-             .group_by(DecisionRow.decision))
-    counts.update({str(k): int(n or 0) for k, n in session.execute(query)})
-    return counts
+    """Decisions made by the cycles begun in [since, until) (folded WAITs included)."""
+    from atp.store.repository import decision_counts as made
+
+    return made(session, since, until)
 
 
 def alert_counts(session: Session, since: datetime, until: datetime) -> dict[str, int]:

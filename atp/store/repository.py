@@ -254,17 +254,27 @@ def outcome_counts(session: Session, since: datetime | None = None) -> dict[str,
     return counts
 
 
-def decision_counts(session: Session, since: datetime | None = None) -> dict[str, int]:
-    """Decisions made (a compacted row counts each decision folded into it) in the rows
-    begun since `since`."""
-    made = func.coalesce(func.sum(1 + DecisionRow.repeats), 0)
-    query = select(DecisionRow.decision, made).group_by(DecisionRow.decision)
+def decision_counts(session: Session, since: datetime | None = None,
+                    until: datetime | None = None) -> dict[str, int]:
+    """Decisions made by the cycles begun in [since, until): the sums of the cycles'
+    counts, one row a cycle, whatever the decisions table holds (folded WAITs included)."""
+    c = MonitorCycleRow
+    query = select(func.coalesce(func.sum(c.buys), 0), func.coalesce(func.sum(c.sells), 0),
+                   func.coalesce(func.sum(c.waits), 0))
     if since is not None:
-        query = query.where(DecisionRow.created_at >= since)
-    counts = {"BUY": 0, "SELL": 0, "WAIT": 0}
-    for decision, n in session.execute(query):
-        counts[str(decision)] = int(n)
-    return counts
+        query = query.where(c.started_at >= since)
+    if until is not None:
+        query = query.where(c.started_at < until)
+    buys, sells, waits = session.execute(query).one()
+    return {"BUY": int(buys), "SELL": int(sells), "WAIT": int(waits)}
+
+
+def count_cycle_decisions(session: Session, cycle_id: int, counts: dict[str, int]) -> None:
+    """Add a cycle's stored decisions by kind to its row (in the decisions' transaction)."""
+    c = MonitorCycleRow
+    session.execute(update(c).where(c.id == cycle_id).values(
+        buys=c.buys + counts.get("BUY", 0), sells=c.sells + counts.get("SELL", 0),
+        waits=c.waits + counts.get("WAIT", 0)))
 
 
 def set_alert_ref(session: Session, decision_id: str, covered_by: str) -> None:

@@ -8,7 +8,8 @@ Create Date: 2026-12-02
 folded into it, domain/compaction.py); existing rows cover their own instant. Windowed
 reads and retention move from `created_at` to `seen_until`; the BUY/SELL index becomes
 partial (WAIT rows, ~95 % of the table, carry no entry), and the unused index on
-`cycle_id` goes: together ~80 bytes less per row on SQLite.
+`cycle_id` goes: together ~80 bytes less per row on SQLite. Each monitor cycle counts its
+decisions by kind (`buys`, `sells`, `waits`), so counts over a window sum one row a cycle.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ACTIVE = sa.text("decision <> 'WAIT'")
+COUNTS = ("buys", "sells", "waits")
 
 
 def upgrade() -> None:
@@ -33,6 +35,9 @@ def upgrade() -> None:
     op.add_column("decisions", sa.Column("repeats", sa.Integer(), nullable=False,
                                          server_default=sa.text("0")))
     op.execute("UPDATE decisions SET seen_until = created_at")
+    for name in COUNTS:
+        op.add_column("monitor_cycles", sa.Column(name, sa.Integer(), nullable=False,
+                                                  server_default=sa.text("0")))
     op.drop_index("ix_decisions_created_at", table_name="decisions")
     op.drop_index("ix_decisions_cycle_id", table_name="decisions")
     op.drop_index("ix_decisions_decision_created_at", table_name="decisions")
@@ -50,3 +55,6 @@ def downgrade() -> None:
     with op.batch_alter_table("decisions") as batch:
         batch.drop_column("repeats")
         batch.drop_column("seen_until")
+    with op.batch_alter_table("monitor_cycles") as batch:
+        for name in COUNTS:
+            batch.drop_column(name)
