@@ -24,8 +24,10 @@ from atp.api.deps import (
 )
 from atp.api.schemas import (
     AlertOutcomeOut,
+    AlertReconciliationOut,
     AuditOut,
     DecisionOut,
+    EventCountsOut,
     EventKindOut,
     EventOut,
     Outcome,
@@ -95,6 +97,23 @@ async def alert_outcomes(
     return await core.outcomes(since=aware(since, "since"),
                        outcome=outcome, symbol=symbol, decision_id=decision_id,
                        limit=limit, offset=offset)
+
+
+@router.get("/alerts/reconciliation", response_model=AlertReconciliationOut)
+async def alert_reconciliation(core: CoreDep, since: Since = None,
+                               limit: Limit = 1000) -> dict[str, Any]:
+    """Every BUY/SELL decision since `since` joined to its outcome, counted in the
+    database: `atp check`'s `alert_emissions` in one bounded request, the decisions
+    without an outcome and the outcomes not final or failed listed by name."""
+    return await core.alert_reconciliation(aware(since, "since"), limit)
+
+
+@router.get("/events/counts", response_model=EventCountsOut)
+async def event_counts(core: CoreDep, since: Since = None,
+                       until: Until = None) -> dict[str, Any]:
+    """Events per type and severity in the window, with the newest message of each
+    error group: `atp check`'s `errors` without paging through the journal."""
+    return await core.event_counts(aware(since, "since"), aware(until, "until"))
 
 
 @router.get("/events", response_model=list[EventOut])
