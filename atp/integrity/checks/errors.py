@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import hhmmss, limit_list, plural
 from atp.integrity.context import STALE_AFTER_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago

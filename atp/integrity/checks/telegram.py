@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import hhmmss, plural
 from atp.integrity.context import PENDING_LIMIT_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago
