@@ -116,6 +116,18 @@ async def event_counts(core: CoreDep, since: Since = None,
     return await core.event_counts(aware(since, "since"), aware(until, "until"))
 
 
+@router.get("/events/latest", response_model=list[EventOut])
+async def latest_events(
+    core: CoreDep,
+    type: Annotated[str | None, Query(pattern=EVENT_TYPES_PATTERN,
+                                      description="event type(s), comma-separated")] = None,
+    since: Since = None,
+) -> list[dict[str, Any]]:
+    """The newest event of each symbol (of these types, since `since`), newest first: one
+    row per symbol however many there are, e.g. why each symbol was last skipped."""
+    return await core.latest_events(_types(type), aware(since, "since"))
+
+
 @router.get("/events", response_model=list[EventOut])
 async def events(
     core: CoreDep,

@@ -379,6 +379,13 @@ class Core:
                                                   until=until)
         return result
 
+    async def latest_events(self, types: list[str] | None, since: datetime | None
+                            ) -> list[dict[str, Any]]:
+        """The newest event of each symbol, newest first (one row per symbol)."""
+        result: list[dict[str, Any]] = await self._read(aggregates.latest_per_symbol,
+                                                        types=types, since=since)
+        return result
+
     async def alert_reconciliation(self, since: datetime | None, limit: int
                                    ) -> dict[str, Any]:
         """BUY/SELL decisions joined to their outcomes, counted; only exceptions listed."""

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from atp.store.models import AlertOutcomeRow, DecisionRow, EventRow
+from atp.store.queries import EVENT_FIELDS
 
 NAMED_SEVERITIES = ("error", "critical")  # the groups that carry an example message
 # Outcomes a reconciliation names one by one (the others are only counted).
@@ -41,6 +42,21 @@ def event_counts(session: Session, *, since: datetime | None, until: datetime | 
              "example": examples.get(int(last))}
             for kind, severity, n, last in sorted(groups, key=lambda g: (g[0], g[1]))]
     return {"total": sum(r["count"] for r in rows), "groups": rows}
+
+
+def latest_per_symbol(session: Session, *, types: list[str] | None, since: datetime | None
+                      ) -> list[dict[str, Any]]:
+    """The newest event of each symbol (of `types`, since `since`), newest first: at most
+    one row per symbol, however many cycles skipped it (`signal_monitor_cycles` names
+    why each symbol was skipped; an exchange outage skips every symbol every cycle)."""
+    newest = select(func.max(EventRow.id)).group_by(EventRow.symbol)
+    if types is not None:
+        newest = newest.where(EventRow.type.in_(types))
+    if since is not None:
+        newest = newest.where(EventRow.at >= since)
+    query = (select(EventRow).where(EventRow.id.in_(newest.scalar_subquery()))
+             .order_by(EventRow.at.desc(), EventRow.id.desc()))
+    return [{name: getattr(r, name) for name in EVENT_FIELDS} for r in session.scalars(query)]
 
 
 def alert_reconciliation(session: Session, *, since: datetime | None, limit: int

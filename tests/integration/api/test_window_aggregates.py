@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from atp.events import MonitorCycleFailed
-from atp.integrity.checks import alert_emissions, errors
+from atp.events import MonitorCycleFailed, SymbolSkipped
+from atp.integrity.checks import alert_emissions, errors, signal_monitor_cycles
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status
 from atp.integrity.sources import SourceUnavailable
@@ -22,7 +22,7 @@ from atp.store.journal import record
 from atp.store.models import AlertOutcomeRow, DecisionRow
 from tests.integration.api.conftest import Api
 
-NEW_PATHS = ("/api/events/counts", "/api/alerts/reconciliation")
+NEW_PATHS = ("/api/events/counts", "/api/alerts/reconciliation", "/api/events/latest")
 
 
 class OlderBackend(ApiSource):
@@ -127,3 +127,26 @@ async def test_reconciliation_counts_and_names_only_the_exceptions(api: Api) -> 
     finally:
         with api.platform.db.sessions.begin() as session:
             session.execute(delete(DecisionRow).where(DecisionRow.id == orphan.id))
+
+
+async def test_latest_event_of_each_symbol_is_one_row_per_symbol(api: Api) -> None:
+    with api.platform.db.sessions.begin() as session:
+        for symbol, cycle in (("AAA_USDT", 1), ("BBB_USDT", 1), ("AAA_USDT", 2),
+                              ("AAA_USDT", 3)):
+            api.clock.advance(1)
+            record(session, SymbolSkipped(cycle=cycle), at=api.clock.now(), instance="test-1",
+                   symbol=symbol, message=f"{symbol} boom in cycle {cycle}")
+    params = {"type": "symbol_skipped", "since": _since(api)}
+    rows = (await api.client.get("/api/events/latest", params=params)).json()
+    assert [(r["symbol"], r["message"]) for r in rows] == [
+        ("AAA_USDT", "AAA_USDT boom in cycle 3"), ("BBB_USDT", "BBB_USDT boom in cycle 1")]
+    assert rows[0]["payload"] == {"cycle": 3} and rows[0]["type"] == "symbol_skipped"
+    later = (api.clock.now() + timedelta(seconds=1)).isoformat()
+    assert (await api.client.get("/api/events/latest", params={**params, "since": later})
+            ).json() == []
+    bad = await api.client.get("/api/events/latest", params={"type": "no_such_kind"})
+    assert bad.status_code == 422
+
+    result, _ = await _both(api, signal_monitor_cycles)
+    assert result.data["skipped_symbols"] == {"AAA_USDT": "AAA_USDT boom in cycle 3",
+                                              "BBB_USDT": "BBB_USDT boom in cycle 1"}
