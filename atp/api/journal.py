@@ -24,8 +24,10 @@ from atp.api.deps import (
 )
 from atp.api.schemas import (
     AlertOutcomeOut,
+    AlertReconciliationOut,
     AuditOut,
     DecisionOut,
+    EventCountsOut,
     EventKindOut,
     EventOut,
     Outcome,
@@ -95,6 +97,35 @@ async def alert_outcomes(
     return await core.outcomes(since=aware(since, "since"),
                        outcome=outcome, symbol=symbol, decision_id=decision_id,
                        limit=limit, offset=offset)
+
+
+@router.get("/alerts/reconciliation", response_model=AlertReconciliationOut)
+async def alert_reconciliation(core: CoreDep, since: Since = None,
+                               limit: Limit = 1000) -> dict[str, Any]:
+    """Every BUY/SELL decision since `since` joined to its outcome, counted in the
+    database: `atp check`'s `alert_emissions` in one bounded request, the decisions
+    without an outcome and the outcomes not final or failed listed by name."""
+    return await core.alert_reconciliation(aware(since, "since"), limit)
+
+
+@router.get("/events/counts", response_model=EventCountsOut)
+async def event_counts(core: CoreDep, since: Since = None,
+                       until: Until = None) -> dict[str, Any]:
+    """Events per type and severity in the window, with the newest message of each
+    error group: `atp check`'s `errors` without paging through the journal."""
+    return await core.event_counts(aware(since, "since"), aware(until, "until"))
+
+
+@router.get("/events/latest", response_model=list[EventOut])
+async def latest_events(
+    core: CoreDep,
+    type: Annotated[str | None, Query(pattern=EVENT_TYPES_PATTERN,
+                                      description="event type(s), comma-separated")] = None,
+    since: Since = None,
+) -> list[dict[str, Any]]:
+    """The newest event of each symbol (of these types, since `since`), newest first: one
+    row per symbol however many there are, e.g. why each symbol was last skipped."""
+    return await core.latest_events(_types(type), aware(since, "since"))
 
 
 @router.get("/events", response_model=list[EventOut])

@@ -199,6 +199,45 @@ class EventOut(BaseModel):
     payload: dict[str, Any]
 
 
+class EventCountOut(BaseModel):
+    type: str
+    severity: str
+    count: int
+    example: str | None = Field(None, description="the newest message, for error groups")
+
+
+class EventCountsOut(BaseModel):
+    """Events of the window per type and severity: what `atp check`'s `errors` counts,
+    without paging through every event."""
+
+    total: int
+    groups: list[EventCountOut]
+
+
+class ReconciliationRowOut(BaseModel):
+    decision_id: str
+    symbol: str
+    decision: str
+    created_at: datetime
+    outcome: str | None = Field(None, description="None: the decision has no outcome")
+    reason: str | None
+    error: str | None
+    outcome_at: datetime | None
+
+
+class AlertReconciliationOut(BaseModel):
+    """The window's BUY/SELL decisions joined to their outcomes (business-rules §5):
+    counted, with only the rows worth naming listed (no outcome and no BLOCKED run
+    covering them, or an outcome PENDING, FAILED or ABANDONED), newest first."""
+
+    decisions: int
+    covered: int = Field(description="without an outcome, covered by a BLOCKED run")
+    without_outcome: int
+    outcomes: dict[str, int]
+    rows: list[ReconciliationRowOut]
+    truncated: bool = Field(description="more rows than `limit` matched")
+
+
 class EventFieldOut(BaseModel):
     name: str
     type: str

@@ -24,8 +24,8 @@ from atp.engine.intents import KILL_SWITCH, LIVE_TRADING
 from atp.engine.portfolio import Portfolio
 from atp.engine.trader import Trader
 from atp.events import SystemMessageQueued, TradingSwitchChanged
+from atp.store import aggregates, queries
 from atp.store import configuration as rows
-from atp.store import queries
 from atp.store import repository as repo
 from atp.store import trading as trading_rows
 from atp.store.database import Database
@@ -370,6 +370,27 @@ class Core:
 
     async def summary_counts(self, since: datetime | None) -> dict[str, Any]:
         result: dict[str, Any] = await self._read(queries.summary_counts, since)
+        return result
+
+    async def event_counts(self, since: datetime | None, until: datetime | None
+                           ) -> dict[str, Any]:
+        """Events per type and severity in the window (the `errors` check's count)."""
+        result: dict[str, Any] = await self._read(aggregates.event_counts, since=since,
+                                                  until=until)
+        return result
+
+    async def latest_events(self, types: list[str] | None, since: datetime | None
+                            ) -> list[dict[str, Any]]:
+        """The newest event of each symbol, newest first (one row per symbol)."""
+        result: list[dict[str, Any]] = await self._read(aggregates.latest_per_symbol,
+                                                        types=types, since=since)
+        return result
+
+    async def alert_reconciliation(self, since: datetime | None, limit: int
+                                   ) -> dict[str, Any]:
+        """BUY/SELL decisions joined to their outcomes, counted; only exceptions listed."""
+        result: dict[str, Any] = await self._read(aggregates.alert_reconciliation,
+                                                  since=since, limit=limit)
         return result
 
     async def lease(self, name: str) -> tuple[str | None, datetime | None]:

@@ -48,6 +48,9 @@ class CheckResult:
     details: list[str] = field(default_factory=list)
     remediation: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # Wall time until this check answered (the runner sets it; checks run concurrently,
+    # so it includes waiting for reads another check shares): where `atp check` spends.
+    duration_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in (Status.OK, Status.SKIPPED) and not self.remediation:
@@ -61,6 +64,7 @@ class CheckResult:
             "details": list(self.details),
             "remediation": self.remediation,
             "data": self.data,
+            **({} if self.duration_ms is None else {"duration_ms": self.duration_ms}),
         }
 
 

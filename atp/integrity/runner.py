@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,13 @@ _REACH = {
 
 
 async def _one(module: object, ctx: CheckContext) -> CheckResult:
+    started = time.perf_counter()
+    result = await _answer(module, ctx)
+    return dataclasses.replace(result, duration_ms=round((time.perf_counter() - started)
+                                                         * 1000, 1))
+
+
+async def _answer(module: object, ctx: CheckContext) -> CheckResult:
     check_id: str = getattr(module, "ID")  # noqa: B009
     limit = getattr(module, "timeout_s", lambda _ctx: CHECK_TIMEOUT_S)(ctx)
     try:

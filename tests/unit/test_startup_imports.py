@@ -25,9 +25,11 @@ NEVER_AT_START = ("ccxt", "talib", "numpy", "sqlalchemy", "alembic", "fastapi", 
 # `atp --help` needs Typer and the command table only. (pydantic: Typer's own coercion of
 # option values, loaded once a command with options is invoked.)
 NOT_FOR_HELP = (*NEVER_AT_START, "pydantic", "httpx", "atp.integrity", "atp.cli.check")
-# `atp check` on a host without Docker does not load the Docker SDK either.
+# `atp check` on a host without Docker does not load the Docker SDK either, and it filters
+# on event kinds (`atp.event_kinds`) without building their payload classes.
 NO_DOCKER = not Path(DEFAULT_SOCKET).exists()
-NOT_FOR_CHECK = (*NEVER_AT_START, *(("docker", "requests", "yaml") if NO_DOCKER else ()))
+NOT_FOR_CHECK = (*NEVER_AT_START, "atp.events",
+                 *(("docker", "requests", "yaml") if NO_DOCKER else ()))
 
 PROBE = """
 import atexit, json, sys

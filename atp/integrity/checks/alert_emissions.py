@@ -10,16 +10,20 @@ no gap any more, but an alert that never went out, so a warning naming each.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from atp.integrity.checks._common import hhmmss, limit_list, plural
 from atp.integrity.context import PENDING_LIMIT_S, CheckContext
 from atp.integrity.report import CheckResult, Status
+from atp.integrity.sources import SourceUnavailable
 from atp.integrity.sources.http import parse_time
 
 ID = "alert_emissions"
 TITLE = "Alert emissions (decision → outcome)"
 IN_FLIGHT_S = 15.0  # a decision this young may be between its insert and its outcome
+NAMED_OUTCOMES = ("PENDING", "FAILED", "ABANDONED")  # each named; the rest only counted
+ROWS_LIMIT = 1000  # named rows read from the server (the counts are always complete)
 
 
 def _name(d: dict[str, Any]) -> str:
@@ -27,34 +31,85 @@ def _name(d: dict[str, Any]) -> str:
             f" (decision {d.get('id')})")
 
 
-async def run(ctx: CheckContext) -> CheckResult:
+@dataclass
+class Joined:
+    """The window's BUY/SELL decisions joined to their outcomes: the count, the tally per
+    outcome, and the rows worth naming (no outcome, or PENDING / FAILED / ABANDONED)."""
+
+    decisions: int = 0
+    tally: Counter[str] = field(default_factory=Counter)
+    without: list[dict[str, Any]] = field(default_factory=list)  # decisions, not covered
+    named: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    truncated: bool = False
+
+
+async def _reconciled(ctx: CheckContext) -> Joined | None:
+    """The join done by the server (/api/alerts/reconciliation, one bounded request);
+    None from a backend older than that endpoint."""
+    try:
+        body = await ctx.api.get("/api/alerts/reconciliation", since=ctx.since_iso(),
+                                 limit=ROWS_LIMIT)
+    except SourceUnavailable as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    joined = Joined(decisions=int(body.get("decisions") or 0),
+                    truncated=bool(body.get("truncated")))
+    joined.tally.update({str(k): int(n) for k, n in (body.get("outcomes") or {}).items()})
+    if body.get("covered"):
+        joined.tally["BLOCKED (covered)"] = int(body["covered"])
+    for r in body.get("rows") or []:
+        d = {"id": r.get("decision_id"), "symbol": r.get("symbol"),
+             "decision": r.get("decision"), "created_at": r.get("created_at")}
+        if r.get("outcome") is None:
+            joined.without.append(d)
+        else:
+            joined.named.append((d, {"decision_id": r.get("decision_id"),
+                                     "symbol": r.get("symbol"), "side": r.get("decision"),
+                                     "outcome": r.get("outcome"), "reason": r.get("reason"),
+                                     "error": r.get("error"),
+                                     "created_at": r.get("outcome_at")}))
+    return joined
+
+
+async def _paged(ctx: CheckContext) -> Joined:
+    """The join done here, over every decision and outcome of the window (paged)."""
     decisions = await ctx.api.get_all("/api/decisions", decision="BUY,SELL",
                                       since=ctx.since_iso())
     # Outcomes are read after decisions: an outcome is never older than its decision.
     outcomes = await ctx.api.get_all("/api/alerts/outcomes", since=ctx.since_iso())
     by_decision = {str(o.get("decision_id")): o for o in outcomes}
-
-    missing: list[dict[str, Any]] = []
-    covered = in_flight = 0
-    tally: Counter[str] = Counter()
-    pending_old: list[tuple[dict[str, Any], float]] = []
-    failed: list[dict[str, Any]] = []
-    abandoned: list[dict[str, Any]] = []
+    joined = Joined(decisions=len(decisions))
     for d in decisions:
         outcome = by_decision.get(str(d.get("id")))
         if outcome is None:
             if d.get("alert_ref"):
-                covered += 1
-                tally["BLOCKED (covered)"] += 1
-                continue
-            at = parse_time(d.get("created_at"))
-            if at is not None and (ctx.now - at).total_seconds() < IN_FLIGHT_S:
-                in_flight += 1
-                continue
-            missing.append(d)
+                joined.tally["BLOCKED (covered)"] += 1
+            else:
+                joined.without.append(d)
             continue
+        joined.tally[str(outcome.get("outcome"))] += 1
+        if outcome.get("outcome") in NAMED_OUTCOMES:
+            joined.named.append((d, outcome))
+    return joined
+
+
+async def run(ctx: CheckContext) -> CheckResult:
+    joined = await _reconciled(ctx) or await _paged(ctx)
+    missing: list[dict[str, Any]] = []
+    in_flight = 0
+    tally = joined.tally
+    pending_old: list[tuple[dict[str, Any], float]] = []
+    failed: list[dict[str, Any]] = []
+    abandoned: list[dict[str, Any]] = []
+    for d in joined.without:
+        at = parse_time(d.get("created_at"))
+        if at is not None and (ctx.now - at).total_seconds() < IN_FLIGHT_S:
+            in_flight += 1
+        else:
+            missing.append(d)
+    for d, outcome in joined.named:
         kind = str(outcome.get("outcome"))
-        tally[kind] += 1
         if kind == "PENDING":
             at = parse_time(outcome.get("created_at"))
             age = 0.0 if at is None else (ctx.now - at).total_seconds()
@@ -65,12 +120,16 @@ async def run(ctx: CheckContext) -> CheckResult:
         elif kind == "ABANDONED":
             abandoned.append({**outcome, "created_at": d.get("created_at"),
                               "decision": d.get("decision"), "id": d.get("id")})
+    n_decisions = joined.decisions
 
     breakdown = ", ".join(f"{k.lower()} {n}" for k, n in sorted(tally.items())) or "none"
-    details = [f"{plural(len(decisions), 'BUY/SELL decision')} in the window; outcomes: "
+    details = [f"{plural(n_decisions, 'BUY/SELL decision')} in the window; outcomes: "
                f"{breakdown}" + (f"; {in_flight} in flight" if in_flight else "")]
+    if joined.truncated:
+        details.append(f"only the newest {ROWS_LIMIT} decisions without a final outcome "
+                       "are named below")
     data: dict[str, Any] = {
-        "decisions": len(decisions), "outcomes": dict(tally), "in_flight": in_flight,
+        "decisions": n_decisions, "outcomes": dict(tally), "in_flight": in_flight,
         "missing": [{"decision_id": d.get("id"), "symbol": d.get("symbol"),
                      "side": d.get("decision"), "created_at": d.get("created_at")}
                     for d in missing],
@@ -119,8 +178,8 @@ async def run(ctx: CheckContext) -> CheckResult:
                            "not delivered yet", details,
                            "delivery is being retried: see the telegram check for why the "
                            "Bot API is not accepting messages", data)
-    if not decisions:
+    if not n_decisions:
         return CheckResult(ID, Status.OK, "no BUY/SELL decision in the window (nothing to "
                            "emit)", details, None, data)
-    return CheckResult(ID, Status.OK, f"every BUY/SELL decision ({len(decisions)}) has its "
+    return CheckResult(ID, Status.OK, f"every BUY/SELL decision ({n_decisions}) has its "
                        f"outcome: {breakdown}", details, None, data)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status
+from atp.integrity.sources import SourceUnavailable
 from atp.integrity.sources.logs import ErrorScan, scan_errors
 
 ID = "errors"
@@ -31,21 +32,37 @@ _FIX = ("read the tracebacks (atp logs --since 15m | grep -B2 -A20 Traceback), f
         "cause, restart the backend")
 
 
+def _tally(scan: ErrorScan, kind: str, severity: object, n: int, example: object) -> None:
+    if severity not in ("error", "critical"):
+        return
+    key = _ATTRIBUTE.get(kind) or ("telegram" if kind.startswith("telegram_") else None)
+    if key:
+        scan.attributed[key] += n
+    elif kind.startswith("exchange_"):
+        scan.expected[kind] += n
+    else:
+        scan.unexpected[kind] += n
+        scan.examples.setdefault(kind, str(example or "")[:200])
+
+
 async def _from_journal(ctx: CheckContext) -> ErrorScan:
+    """The journal's error events of the window: counted by the server (one GROUP BY),
+    or, from a backend older than /api/events/counts, paged through and counted here."""
+    try:
+        counts = await ctx.api.get("/api/events/counts", since=ctx.since_iso())
+    except SourceUnavailable as exc:
+        if exc.http_status != 404:
+            raise
+    else:
+        scan = ErrorScan(lines=int(counts.get("total") or 0))
+        for g in counts.get("groups") or []:
+            _tally(scan, str(g.get("type")), g.get("severity"), int(g.get("count") or 0),
+                   g.get("example"))
+        return scan
     events = await ctx.api.get_all("/api/events", since=ctx.since_iso())
     scan = ErrorScan(lines=len(events))
     for e in events:
-        if e.get("severity") not in ("error", "critical"):
-            continue
-        kind = str(e.get("type"))
-        key = _ATTRIBUTE.get(kind) or ("telegram" if kind.startswith("telegram_") else None)
-        if key:
-            scan.attributed[key] += 1
-        elif kind.startswith("exchange_"):
-            scan.expected[kind] += 1
-        else:
-            scan.unexpected[kind] += 1
-            scan.examples.setdefault(kind, str(e.get("message") or "")[:200])
+        _tally(scan, str(e.get("type")), e.get("severity"), 1, e.get("message"))
     return scan
 
 

@@ -11,6 +11,7 @@ refused with an auth code is named here; other refusals (306, 140001, …) are
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -50,10 +51,11 @@ def _call_text(call: dict[str, Any]) -> str:
 
 
 async def run(ctx: CheckContext) -> CheckResult:
-    state = await ctx.api.get("/api/exchange/state")
-    order_call = await _last_order_call(ctx)
-    events = await ctx.api.get_all("/api/events", since=ctx.since_iso(), type="exchange_auth")
-    events += await ctx.api.get_all("/api/events", since=ctx.since_iso(), type="exchange_proxy")
+    state, order_call, auth, proxy = await asyncio.gather(  # independent reads
+        ctx.api.get("/api/exchange/state"), _last_order_call(ctx),
+        ctx.api.get_all("/api/events", since=ctx.since_iso(), type="exchange_auth"),
+        ctx.api.get_all("/api/events", since=ctx.since_iso(), type="exchange_proxy"))
+    events = auth + proxy
     configured = bool(state.get("credentials_configured"))
     proxy = bool(state.get("proxy_in_use"))
     ok_at = parse_time(state.get("last_private_ok_at"))

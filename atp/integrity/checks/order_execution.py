@@ -93,6 +93,16 @@ class TradingHistory:
         return _trades(state)
 
     @property
+    def any_in_window(self) -> bool:
+        """Whether any symbol traded at some time the audit covers: now, or in a state
+        one of its audited changes replaced (each state, as of just before each change)."""
+        if self.symbols_now:
+            return True
+        tick = timedelta(microseconds=1)
+        return any(self.trading(symbol, at - tick)
+                   for symbol, changes in self._changes.items() for at, _, _ in changes)
+
+    @property
     def symbols_now(self) -> list[str]:
         return sorted(s for s, state in self._now.items() if _trades(state))
 
@@ -157,7 +167,11 @@ async def run(ctx: CheckContext) -> CheckResult:
     since = ctx.since_iso()
     watchlist = await ctx.api.get("/api/watchlist")
     audit = await ctx.api.get_all("/api/audit", entity="watchlist", since=since)
-    alerts = await ctx.api.get_all("/api/alerts/outcomes", since=since)
+    history = TradingHistory(watchlist if isinstance(watchlist, list) else [], audit)
+    # No symbol traded in the window (alerts only: the usual case): no accepted alert can
+    # need an order, so the window's outcomes are not read at all.
+    alerts = (await ctx.api.get_all("/api/alerts/outcomes", since=since)
+              if history.any_in_window else [])
     # Intents are read after the alerts: an intent is never older than its alert. A
     # minute's margin before the window keeps an alert at its edge with its intent.
     body = await ctx.api.get("/api/orders", since=(ctx.since - timedelta(minutes=1))
@@ -169,7 +183,6 @@ async def run(ctx: CheckContext) -> CheckResult:
     positions_body = await ctx.api.get("/api/positions")
     positions: list[dict[str, Any]] = list((positions_body or {}).get("positions") or [])
 
-    history = TradingHistory(watchlist if isinstance(watchlist, list) else [], audit)
     by_decision: dict[str, list[dict[str, Any]]] = {}
     for intent in intents:
         by_decision.setdefault(str(intent.get("decision_id")), []).append(intent)

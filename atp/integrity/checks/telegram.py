@@ -12,9 +12,10 @@ crash, visible as such in the chat, and bounded to one per message.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import hhmmss, plural
 from atp.integrity.context import PENDING_LIMIT_S, CheckContext
 from atp.integrity.report import CheckResult, Status, ago
@@ -49,14 +50,13 @@ def _same_instance(state: dict[str, Any]) -> tuple[str, list[str]] | None:
 
 
 async def run(ctx: CheckContext) -> CheckResult:
-    state: dict[str, Any] = await ctx.api.get("/api/telegram/state")
     since = ctx.since_iso()
-    retries = await ctx.api.get_all("/api/events", type=EventKind.ALERT_RETRY.value,
-                                    since=since)
-    conflicts_ev = await ctx.api.get_all(
-        "/api/events", type=EventKind.TELEGRAM_GETUPDATES_CONFLICT.value, since=since)
-    sent_ev = await ctx.api.get_all("/api/events", type=EventKind.ALERT_SENT.value,
-                                    since=since)
+    state, retries, conflicts_ev, sent_ev = await asyncio.gather(  # independent reads
+        ctx.api.get("/api/telegram/state"),
+        ctx.api.get_all("/api/events", type=EventKind.ALERT_RETRY.value, since=since),
+        ctx.api.get_all("/api/events", type=EventKind.TELEGRAM_GETUPDATES_CONFLICT.value,
+                        since=since),
+        ctx.api.get_all("/api/events", type=EventKind.ALERT_SENT.value, since=since))
     repeats_in_window = sum(1 for e in sent_ev
                             if (e.get("payload") or {}).get("possible_repeat"))
     last_send = parse_time(state.get("last_send_at"))

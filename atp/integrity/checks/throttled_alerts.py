@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from atp.domain.throttle import ThrottleState, throttle_verdict
-from atp.events import EventKind
+from atp.event_kinds import EventKind
 from atp.integrity.checks._common import hhmmss, limit_list, plural
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status

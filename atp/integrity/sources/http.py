@@ -37,9 +37,12 @@ class ApiSource:
         self.has_token = bool(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._own = client is None
+        # Plain HTTP never uses TLS: skip loading the CA bundle (~20 ms of `atp check`).
+        verify = self.base_url.startswith("https:")
         self._client = client or httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, headers=headers, trust_env=False,
-            transport=httpx.AsyncHTTPTransport(uds=uds) if uds else None,
+            verify=verify,
+            transport=httpx.AsyncHTTPTransport(uds=uds, verify=verify) if uds else None,
         )
         self._cache: dict[str, asyncio.Future[Any]] = {}
         self.server_date: datetime | None = None

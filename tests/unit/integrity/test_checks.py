@@ -41,6 +41,9 @@ async def test_healthy_recording_passes_every_check() -> None:
     assert report.counts == {"passed": 9, "warnings": 0, "failed": 0, "unknown": 0,
                              "skipped": 2}
     assert len(report.checks) == 11  # end_to_end only with --probe
+    # each check's time to answer, in the JSON too: where an evaluation spends
+    assert all(c.duration_ms is not None and c.duration_ms >= 0 for c in report.checks)
+    assert all("duration_ms" in c for c in report.as_dict()["checks"])
 
 
 async def test_decision_without_outcome_is_critical_and_named() -> None:

@@ -67,10 +67,13 @@ def _with_filled_trade(p: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_no_trade_enabled_symbols_is_ok_and_says_so() -> None:
-    result = await order_execution.run(context(load()))
+    ctx = context(load())
+    result = await order_execution.run(ctx)
     assert result.status is Status.OK
     assert "no trade-enabled symbols" in result.summary
     assert "mode paper" in result.summary
+    # nothing traded in the window: the window's alert outcomes are not even read
+    assert "/api/alerts/outcomes" not in ctx.api.calls  # type: ignore[attr-defined]
 
 
 async def test_target_without_trading_api_is_skipped_with_why() -> None:
