@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from atp.store.models import AlertOutcomeRow, DecisionRow, EventRow
+from atp.store.models import AlertOutcomeRow, DecisionRow, EventRow, active_decisions
 from atp.store.queries import EVENT_FIELDS
 
 NAMED_SEVERITIES = ("error", "critical")  # the groups that carry an example message
@@ -69,7 +69,8 @@ def alert_reconciliation(session: Session, *, since: datetime | None, limit: int
     and not covered, or an outcome PENDING / FAILED / ABANDONED."""
     joined = (DecisionRow.__table__.outerjoin(
         AlertOutcomeRow.__table__, AlertOutcomeRow.decision_id == DecisionRow.id))
-    window: list[ColumnElement[bool]] = [DecisionRow.decision.in_(("BUY", "SELL"))]
+    window: list[ColumnElement[bool]] = [DecisionRow.decision.in_(("BUY", "SELL")),
+                                         active_decisions()]
     if since is not None:
         window.append(DecisionRow.created_at >= since)
     covered = DecisionRow.alert_ref.is_not(None)

@@ -247,6 +247,15 @@ class MonitorCycleRow(Base):
     __table_args__ = (Index(None, "started_at"),)
 
 
+ACTIVE_SQL: Final = "decision <> 'WAIT'"
+
+
+def active_decisions() -> Any:
+    """The partial BUY/SELL index's own condition, to AND into a query that filters on
+    BUY/SELL so the index serves it."""
+    return sql_text(ACTIVE_SQL)
+
+
 def _same_as_created_at(context: Any) -> datetime | None:
     """A new decision row covers its own instant until an unchanged WAIT extends it."""
     at: datetime | None = context.get_current_parameters().get("created_at")
@@ -292,10 +301,11 @@ class DecisionRow(Base):
         CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
         CheckConstraint("buy_index BETWEEN 0 AND 100", name="buy_index"),
         Index(None, "symbol", "created_at"),  # a symbol's newest row, its history
-        # BUY/SELL only (orphan outcomes, kind filters): WAIT rows, ~95 %, carry no entry
+        # BUY/SELL only (orphan outcomes, kind filters): WAIT rows, ~95 %, carry no entry.
+        # A query uses it only with this very term in its WHERE (`ACTIVE`, a literal:
+        # SQLite matches a partial index's condition by its text, not by implication)
         Index("ix_decisions_active_created_at", "decision", "created_at",
-              sqlite_where=sql_text("decision <> 'WAIT'"),
-              postgresql_where=sql_text("decision <> 'WAIT'")),
+              sqlite_where=sql_text(ACTIVE_SQL), postgresql_where=sql_text(ACTIVE_SQL)),
         Index(None, "seen_until"),  # every windowed page, `atp check` read and retention
     )
 

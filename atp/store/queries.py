@@ -28,6 +28,7 @@ from atp.store.models import (
     SettingRow,
     ThrottleStateRow,
     WatchlistRow,
+    active_decisions,
 )
 
 
@@ -84,6 +85,8 @@ def decisions(
         query = query.where(DecisionRow.symbol == symbol)
     if kinds:
         query = query.where(DecisionRow.decision.in_(kinds))
+        if "WAIT" not in kinds:
+            query = query.where(active_decisions())  # the partial BUY/SELL index
     # a row covers [created_at, seen_until] (compact WAIT storage): `since` keeps every
     # row still decided at or after it, `until` every row that began before it
     if since is not None:

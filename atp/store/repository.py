@@ -26,6 +26,7 @@ from atp.store.models import (
     PresetRow,
     ThrottleStateRow,
     WatchlistRow,
+    active_decisions,
 )
 
 PRESET_FIELDS = tuple(f for f in Preset.__dataclass_fields__ if f != "name")
@@ -290,7 +291,8 @@ def orphan_decisions(session: Session, limit: int = 5000) -> list[DecisionRow]:
     has_outcome = select(AlertOutcomeRow.id).where(
         AlertOutcomeRow.decision_id == DecisionRow.id).exists()
     query = (select(DecisionRow)
-             .where(DecisionRow.decision.in_(("BUY", "SELL")), DecisionRow.alert_ref.is_(None),
+             .where(DecisionRow.decision.in_(("BUY", "SELL")), active_decisions(),
+                    DecisionRow.alert_ref.is_(None),
                     ~has_outcome)
              .order_by(DecisionRow.created_at, DecisionRow.id).limit(limit))
     return list(session.scalars(query))

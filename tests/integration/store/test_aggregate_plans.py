@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from atp.store import aggregates
+from atp.store import aggregates, queries
+from atp.store import repository as repo
 from tests.conftest import MigratedDb
 
-JOURNAL = ("events", "decisions", "alert_outcomes")
+JOURNAL = ("events", "decisions", "alert_outcomes", "monitor_cycles")
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 CALLS: dict[str, Callable[[Session], Any]] = {
@@ -26,6 +27,15 @@ CALLS: dict[str, Callable[[Session], Any]] = {
                                                                       limit=1000),
     "latest_per_symbol": lambda s: aggregates.latest_per_symbol(
         s, types=["symbol_skipped"], since=SINCE),
+    # the decision reads every cycle, dashboard refresh and start makes (compact storage)
+    "newest_runs": lambda s: repo.newest_runs(s, ["AAA_USDT", "BBB_USDT"]),
+    "latest_decisions": lambda s: queries.latest_decisions(s, ["AAA_USDT"]),
+    "decisions_window": lambda s: queries.decisions(s, symbol=None, kinds=None, since=SINCE,
+                                                    until=None, limit=100, offset=0),
+    "decisions_buy_sell": lambda s: queries.decisions(
+        s, symbol=None, kinds=["BUY", "SELL"], since=None, until=None, limit=100, offset=0),
+    "orphan_decisions": lambda s: repo.orphan_decisions(s),
+    "decision_counts": lambda s: repo.decision_counts(s, SINCE),
 }
 
 
