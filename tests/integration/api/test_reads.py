@@ -4,6 +4,7 @@ shapes, filters, and that the numbers are the engine's own (failure mode 3)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from atp.engine.service import POLLER_LEASE
 from atp.store.models import LeaseRow
@@ -236,3 +237,20 @@ async def test_an_unchanged_wait_extends_its_row_and_a_change_starts_one(api: Ap
         ("WAIT", 0), ("BUY", 0), ("WAIT", 3)]
     summary = (await api.client.get("/api/monitoring/summary")).json()
     assert summary["decision_counts"]["WAIT"] >= 5  # every WAIT made, folded or not
+
+
+async def test_a_missed_cycle_starts_a_new_row_so_the_gap_shows(api: Api) -> None:
+    """A row is one continuous run: after more than two intervals without a decision
+    (the process down, the monitor stalled), the same WAIT starts a new row."""
+    await api.cycle()
+    [run] = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert run["repeats"] == 1
+    api.clock.advance(120)  # four intervals without a cycle
+    await api.cycle()
+    rows = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert [(r["decision"], r["repeats"]) for r in rows] == [("WAIT", 0), ("WAIT", 1)]
+    newer, older = rows
+    assert older["id"] == run["id"] and older["seen_until"] == run["seen_until"]
+    gap = (datetime.fromisoformat(newer["created_at"])
+           - datetime.fromisoformat(older["seen_until"])).total_seconds()
+    assert gap > 120
