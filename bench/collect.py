@@ -96,11 +96,32 @@ def table(results: list[tuple[str, list[dict[str, Any]], float, str]]) -> list[s
     return lines
 
 
+def merged(previous: str, header: str, lines: list[str], chosen: list[str]
+           ) -> tuple[str, list[str]]:
+    """The earlier table with the chosen scripts' rows replaced (in script order), and a
+    header saying which rows are from when."""
+    def script_of(line: str) -> str:
+        return line.split("`")[1] if line.startswith("| `") else ""
+
+    old_rows = [ln for ln in previous.splitlines() if script_of(ln)]
+    new_rows = lines[2:]
+    order = scripts()
+    kept = [ln for ln in old_rows if script_of(ln) not in chosen]
+    rows = sorted(kept + new_rows, key=lambda ln: order.index(script_of(ln))
+                  if script_of(ln) in order else len(order))
+    before = next((ln for ln in previous.splitlines() if ln.startswith("Measured")), "")
+    note = (f"{header} Rows of {', '.join(f'`{c}`' for c in chosen)}; the others from the "
+            f"earlier run: {before}")
+    return note, lines[:2] + rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", default=[], help="script names, e.g. rss.py")
     parser.add_argument("--full", action="store_true", help="the big scales (slow)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the chosen scripts' rows in --out, keep the rest")
     args = parser.parse_args()
     chosen = [s for s in scripts()
               if not args.only or s in args.only or s.removesuffix(".py") in args.only]
@@ -114,6 +135,8 @@ def main() -> int:
               f"{load[2]:.1f} (a shared machine: timings are noisy).")
     print("\n" + header)
     print("\n".join(lines))
+    if args.merge and args.out.exists():
+        header, lines = merged(args.out.read_text(), header, lines, chosen)
     args.out.write_text(header + "\n\n" + "\n".join(lines) + "\n")
     print(f"\nwritten to {args.out}")
     failed = [s for s, _, _, error in results if error]
