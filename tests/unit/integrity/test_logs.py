@@ -123,3 +123,24 @@ async def test_unreadable_log_makes_errors_unknown(tmp_path: Path) -> None:
                             only=["errors"])
     assert report.check("errors").status is Status.UNKNOWN
     assert report.exit_code == 3
+
+
+def test_json_parts_get_the_json_needles_and_text_parts_the_text_ones() -> None:
+    """A log cut into chunks, each sampled for its format: a JSON part finds its error
+    records and a raw traceback inside it; a text part (stdout, docker logs) its upper-case
+    level lines. (A few text lines inside a JSON chunk are not sampled: a LOG_FILE is JSON
+    lines only, a console stream one format.)"""
+    from atp.integrity.sources import logs
+
+    json_line = b'{"event": "ok", "level": "info", "timestamp": "2026-12-02T08:00:00Z"}\n'
+    error = (b'{"event": "boom", "error": "ValueError: boom", "level": "error", '
+             b'"timestamp": "2026-12-02T08:00:01Z"}\n')
+    raw = b"Traceback (most recent call last):\n  File \"x.py\", line 1\nOSError: disk\n"
+    text = (b"2026-12-02 08:00:02 ERROR atp.test alert send failed "
+            b"error=\"KeyError: chat\"\n")
+    filler = json_line * (logs.CHUNK // len(json_line) + 10)
+    scan = logs.scan_errors([filler + error + raw + filler])
+    assert (scan.unexpected["ValueError"], scan.unexpected["OSError"]) == (1, 1)
+    text_part = b"2026-12-02 08:00:00 INFO atp.test fine\n" * 200_000
+    scan = logs.scan_errors([filler + text_part + text + text_part])
+    assert sum(scan.unexpected.values()) == 1, scan.unexpected
