@@ -1,5 +1,6 @@
-"""Figure: cycle time and CPU per cycle of `atp run` at N symbols, 1 replica vs 3 on one
-PostgreSQL (issue 14, item 5: the watchlist split by shard leases).
+"""Figure: cycle time, CPU per cycle and RSS of `atp run` at N symbols, 1 replica vs 3 on
+one PostgreSQL (issue 14, item 5: the watchlist split by shard leases; item 9: the figures
+at 100 / 500 / 1,000 / 3,000 symbols).
 
 `atp emulate exchange --symbols N` in its own process serves the market; a fresh database
 on the local PostgreSQL (ATP_BENCH_PG_URL, default the tests' admin URL) holds the
@@ -7,13 +8,17 @@ watchlist; R `atp run` processes (alerts off, 10 s interval) share it. After eve
 held and each replica has completed three cycles of its share, a window of cycles is
 measured: each replica's cycle duration (from its recorded cycles) and its whole process's
 CPU time (user + system, /proc: the cycle plus every background loop) divided by the
-cycles it completed in the window.
+cycles it completed in the window; each replica's RSS (/proc VmRSS) at the end of the
+window, the largest reported. One emulator per symbol count, so its all-tickers answer is
+the watchlist's size.
 
-    .venv/bin/python bench/replicas.py [symbols] [replica counts…]   # default 1000 1 3
+    .venv/bin/python bench/replicas.py [--symbols 100 1000] [--replicas 1 3]
+    .venv/bin/python bench/replicas.py 1000 1 3      # the old form: symbols, replica counts
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -26,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _result import emit, row
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -39,11 +45,20 @@ ADMIN = os.environ.get("ATP_BENCH_PG_URL",
                        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 INTERVAL = 10.0
 WINDOW_CYCLES = 4
+TARGET_CYCLE_S = 30.0  # the default MONITOR_INTERVAL_SECONDS: a cycle must fit it
+TARGET_MB_AT_500 = 200
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
 
 
 def _port(path: Path, proc: subprocess.Popen[bytes], timeout: float = 180) -> int:
@@ -69,7 +84,8 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def measure(base: str, names: list[str], replicas: int, tmp: Path) -> dict[str, float]:
-    """Median cycle seconds and CPU ms per cycle per replica; CPU ms per interval in all."""
+    """Median and longest cycle seconds, CPU seconds per cycle (median replica and summed
+    over replicas), the largest replica's RSS in MB at the window's end."""
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     dbname = f"atp_bench_replicas_{secrets.token_hex(4)}"
     with admin.connect() as conn:
@@ -120,16 +136,17 @@ def measure(base: str, names: list[str], replicas: int, tmp: Path) -> dict[str, 
         seen = {k: len(v) for k, v in cycles().items()}
         time.sleep(INTERVAL * WINDOW_CYCLES + 1)
         cpu = {p.pid: cpu_seconds(p.pid) - before[p.pid] for p in procs}
+        rss = max(rss_mb(p.pid) for p in procs)
         now = cycles()
         durations, per_cycle = [], []
         for n, p in enumerate(procs):
             mine = now[f"bench-{n}"][seen[f"bench-{n}"]:]
             durations += [float(c.duration_ms or 0) / 1000 for c in mine]
-            per_cycle.append(cpu[p.pid] / max(1, len(mine)) * 1000)
+            per_cycle.append(cpu[p.pid] / max(1, len(mine)))
         engine.dispose()
-        return {"cycle_s": statistics.median(durations),
-                "cpu_ms_per_cycle": statistics.median(per_cycle),
-                "cpu_ms_per_interval_all": sum(per_cycle)}
+        return {"cycle_s": statistics.median(durations), "cycle_max_s": max(durations),
+                "cpu_s_per_cycle": statistics.median(per_cycle),
+                "cpu_s_per_cycle_all": sum(per_cycle), "rss_mb": rss}
     finally:
         _stop(procs)
         with admin.connect() as conn:
@@ -137,7 +154,8 @@ def measure(base: str, names: list[str], replicas: int, tmp: Path) -> dict[str, 
         admin.dispose()
 
 
-def main(symbols: int, counts: list[int]) -> None:
+def sweep(symbols: int, counts: list[int]) -> dict[int, dict[str, float]]:
+    """Every replica count at one symbol count, against one emulator of that size."""
     rows: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         emu_port = Path(tmp) / "emu"
@@ -153,18 +171,62 @@ def main(symbols: int, counts: list[int]) -> None:
                 rows[replicas] = measure(base, names, replicas, Path(tmp))
         finally:
             _stop([emu])
-    print(f"replicas: {symbols} symbols on one PostgreSQL, {INTERVAL:.0f} s interval, "
-          f"steady cycles (candles already loaded)")
-    print(f"  {'replicas':>8} {'cycle s':>8} {'CPU ms/cycle/replica':>21} "
-          f"{'CPU ms/interval, all':>21}")
-    for n, r in rows.items():
-        print(f"  {n:>8} {r['cycle_s']:>8.2f} {r['cpu_ms_per_cycle']:>21.0f} "
-              f"{r['cpu_ms_per_interval_all']:>21.0f}")
-    print(json.dumps({"figure": "replicas", "symbols": symbols,
-                      "rows": {n: {k: round(v, 3) for k, v in r.items()}
-                               for n, r in rows.items()}}))
+    return rows
+
+
+def bench_rows(results: dict[int, dict[int, dict[str, float]]]) -> list[dict[str, object]]:
+    """The BENCH rows: per (symbols, replicas) cycle time, CPU per cycle, RSS."""
+    out: list[dict[str, object]] = []
+    for symbols, rows in results.items():
+        for n, r in rows.items():
+            at = f"{symbols} symbols, {n} replica{'s' if n > 1 else ''}"
+            out.append(row(f"replicas: cycle time (median), {at}", r["cycle_s"], "s",
+                           f"< {TARGET_CYCLE_S:.0f} s interval",
+                           r["cycle_s"] < TARGET_CYCLE_S))
+            out.append(row(f"replicas: CPU per cycle per replica, {at}",
+                           r["cpu_s_per_cycle"], "s"))
+            if n > 1:
+                out.append(row(f"replicas: CPU per cycle, all replicas, {at}",
+                               r["cpu_s_per_cycle_all"], "s"))
+            judged = symbols == 500
+            out.append(row(f"replicas: RSS per replica (largest), {at}", r["rss_mb"], "MB",
+                           f"< {TARGET_MB_AT_500} MB" if judged else "",
+                           r["rss_mb"] < TARGET_MB_AT_500 if judged else None))
+    return out
+
+
+def main(sizes: list[int], counts: list[int]) -> None:
+    load = os.getloadavg()
+    results = {symbols: sweep(symbols, counts) for symbols in sizes}
+    print(f"replicas: one PostgreSQL, {INTERVAL:.0f} s interval, steady cycles (candles "
+          f"already loaded), window {WINDOW_CYCLES} intervals; load average at start "
+          f"{load[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
+    print(f"  {'symbols':>7} {'replicas':>8} {'cycle s':>8} {'longest':>8} "
+          f"{'CPU s/cycle/replica':>20} {'CPU s/cycle, all':>17} {'RSS MB':>7}")
+    for symbols, rows in results.items():
+        for n, r in rows.items():
+            print(f"  {symbols:>7} {n:>8} {r['cycle_s']:>8.2f} {r['cycle_max_s']:>8.2f} "
+                  f"{r['cpu_s_per_cycle']:>20.3f} {r['cpu_s_per_cycle_all']:>17.3f} "
+                  f"{r['rss_mb']:>7.0f}")
+    print(json.dumps({"figure": "replicas",
+                      "rows": {s: {n: {k: round(v, 3) for k, v in r.items()}
+                                   for n, r in rows.items()}
+                               for s, rows in results.items()}}))
+    emit(bench_rows(results))
+
+
+def parse(argv: list[str]) -> tuple[list[int], list[int]]:
+    """`--symbols … --replicas …`, or the old positional `symbols [replica counts…]`."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("legacy", nargs="*", type=int,
+                        help="old form: one symbol count, then replica counts")
+    parser.add_argument("--symbols", nargs="+", type=int)
+    parser.add_argument("--replicas", nargs="+", type=int)
+    args = parser.parse_args(argv)
+    sizes = args.symbols or args.legacy[:1] or [100, 1000]
+    counts = args.replicas or args.legacy[1:] or [1, 3]
+    return sizes, counts
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:]]
-    main(args[0] if args else 1000, args[1:] or [1, 3])
+    main(*parse(sys.argv[1:]))
