@@ -31,10 +31,12 @@ ARGS: dict[str, tuple[list[str], list[str]]] = {
     "db_30days.py": ([], ["--dense-hours", "24"]),
     "market_data.py": ([], ["--symbols", "3000"]),
     "candle_refresh.py": (["--symbols", "1000"], ["--symbols", "3000"]),
+    "replicas.py": (["--symbols", "100", "1000", "--replicas", "1", "3"],
+                    ["--symbols", "100", "500", "1000", "3000", "--replicas", "1", "3"]),
 }
 ORDER = ["strategy_cpu.py", "backtest_speed.py", "market_data.py", "candle_refresh.py",
          "alert_latency.py", "health_latency.py", "order_latency.py", "startup.py",
-         "check_speed.py", "rss.py", "feed_bytes.py", "db_30days.py"]
+         "check_speed.py", "rss.py", "replicas.py", "feed_bytes.py", "db_30days.py"]
 TIMEOUT_S = 1800
 
 
