@@ -5,7 +5,8 @@ emulators) trades ETH_USDT, ADA_USDT and DOT_USDT in dry run: each BUY becomes a
 position with its SL/TP pair within seconds. The demo's own stops take minutes to fill, so
 the test moves the market instead: a rise scripted on the exchange emulator carries
 ETH_USDT through its take-profit, and the paper broker fills that leg like the exchange
-would — an executed SELL with realised P&L, while ADA and DOT stay open with their SL/TP.
+would — an executed SELL with realised P&L, while ADA and DOT stay open with their SL/TP
+(their declines are held where they are, so a slow run cannot reach their stops).
 
 Then the monitor is paused (the `monitor-stall` switch) so the tickers stop moving, and
 the Portfolio and Orders pages (Chromium) and `/portfolio`, `/orders`, `/pnl` in the
@@ -109,6 +110,10 @@ async def _settled(desk: Desk) -> dict[str, Any]:
 
     await until("three paper positions with their SL/TP pairs", protected, 60)
     assert desk.demo.exchange is not None
+    # The demo's declines run on until its wide stops fill, minutes later; a slow machine
+    # used to reach ADA's stop before the comparison. The ones that stay open are held.
+    for symbol in set(TRADING) - {TAKEN}:
+        desk.demo.exchange.hold(symbol)
     desk.demo.exchange.script(TAKEN, "rise", candles=3, pct_per_candle=8.0)
 
     async def taken() -> dict[str, Any] | None:

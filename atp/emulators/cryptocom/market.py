@@ -232,6 +232,22 @@ class SyntheticMarket:
         self._scenarios.setdefault(symbol, []).append(scenario)
         return scenario
 
+    def hold(self, symbol: str) -> list[Scenario]:
+        """Stop `symbol`'s scripted drifts from now on: the price keeps its level (and noise).
+
+        Unlike `clear_scenarios`, history stays as clients saw it: each drift still under way
+        gets a counter-drift over its remaining span, which cancels what it had left to do.
+        """
+        now = self.clock.now()
+        held = []
+        for sc in list(self._scenarios.get(symbol, ())):
+            if sc.start <= now < sc.end:
+                left = sc.log_change - float(sc.offset(np.array([now]))[0])
+                held.append(Scenario(symbol=symbol, start=now, end=sc.end, log_change=-left,
+                                     volume_factor=1.0, kind="hold"))
+        self._scenarios.setdefault(symbol, []).extend(held)
+        return held
+
     def clear_scenarios(self, symbol: str | None = None) -> None:
         if symbol is None:
             self._scenarios.clear()

@@ -231,6 +231,10 @@ class CryptoComEmulator:
         """Scripted move: `rsi_low` (sustained decline) or `rsi_high` (sustained rise)."""
         return self.market.script(symbol, kind, **kwargs)
 
+    def hold(self, symbol: str) -> list[Scenario]:
+        """Stop `symbol`'s scripted moves where its price is now (see `SyntheticMarket.hold`)."""
+        return self.market.hold(symbol)
+
     def set_symbols(self, symbols: int | Iterable[str]) -> None:
         self.market.set_symbols(symbols if isinstance(symbols, int) else list(symbols))
 

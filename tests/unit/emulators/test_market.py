@@ -97,6 +97,26 @@ def test_backdated_scenario_shapes_history_at_start():
     assert rsi(closes(m, "BTC_USDT")) < 40
 
 
+def test_hold_keeps_history_and_stops_the_drift_where_it_is():
+    """Two twins, one held mid-decline: same past, and from then on the held one moves only
+    by the noise an unscripted twin shows (the decline it had left would be ~33 %)."""
+    clock = ManualClock(T0)
+    held, plain, free = (SyntheticMarket(clock, MarketConfig(symbols=3)) for _ in range(3))
+    for m in (held, plain):
+        m.script("BTC_USDT", "rsi_low", candles=40, pct_per_candle=2.0)
+    clock.advance(20 * 3600)
+    before = closes(held, "BTC_USDT", 30)
+    assert [s.kind for s in held.hold("BTC_USDT")] == ["hold"]
+    assert held.hold("ETH_USDT") == []  # nothing under way: nothing to hold
+    np.testing.assert_allclose(closes(held, "BTC_USDT", 30), before)
+    at_hold = held.price("BTC_USDT")
+    clock.advance(25 * 3600)  # past the decline's end
+    drift = held.price("BTC_USDT") / at_hold
+    noise = free.price("BTC_USDT") / free.price("BTC_USDT", T0 + 20 * 3600)
+    assert drift == pytest.approx(noise, rel=1e-3)  # prices interpolate between grid points
+    assert plain.price("BTC_USDT") / at_hold == pytest.approx(noise * 1.02 ** -20, rel=1e-3)
+
+
 def test_symbol_count_is_settable():
     m = market(symbols=3)
     m.set_symbols(1000)
