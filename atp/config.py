@@ -268,9 +268,10 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         le=1440,
-        description="An unchanged WAIT decision (same preset, flags and unknown inputs) "
-        "extends its symbol's newest row (seen_until, repeats) instead of adding one, until "
-        "that row is this many minutes old; 0 stores every decision as its own row.",
+        description="A WAIT decision after a WAIT (same preset and unknown inputs) "
+        "extends its symbol's newest row (seen_until, repeats; a turn of its flags goes to "
+        "the row's flag timeline) instead of adding one, until that row is this many "
+        "minutes old; 0 stores every decision as its own row.",
         json_schema_extra=_fix("set DECISION_HEARTBEAT_MINUTES to minutes, e.g. 60 "
                                "(0 = a row per decision)"),
     )

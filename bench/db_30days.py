@@ -145,8 +145,9 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
              rate: float, heartbeat: timedelta, seed: int = 7) -> dict[str, int]:
     """Rows as the monitor stores them (domain/compaction.py), at the real cadence from
     `dense_from`: each 30-s cycle a symbol decides BUY/SELL (ACTIVE_SHARE; a row, its
-    outcome and event), a changed WAIT (`rate`: a new row), or the same WAIT again (its
-    row's seen_until and repeats move) until the heartbeat starts a new row. Before
+    outcome and event) or a WAIT again (its row's seen_until and repeats move; with
+    flags that turned, `rate`, an entry in the row's flag timeline) until the heartbeat
+    starts a new row. Before
     `dense_from`, one row per symbol per sparse time (history for the reads to skip)."""
     decisions, events, cycle = tmpl
     rng = random.Random(seed)
@@ -154,9 +155,9 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
     counts = {"cycles": 0, "decisions": 0, "rows": 0, "events": 0, "outcomes": 0}
     next_cycle = int(cycle["id"]) + 1 + (0 if seed == 7 else 10**7)
     names = list(decisions[0])
-    at_id, at_cycle, at_created, at_decision, at_seen, at_repeats = (
+    at_id, at_cycle, at_created, at_decision, at_seen, at_repeats, at_changes = (
         names.index(k) for k in ("id", "cycle_id", "created_at", "decision", "seen_until",
-                                 "repeats"))
+                                 "repeats", "flag_changes"))
     rows = [tuple(_sql_value(v) for v in d.values()) for d in decisions]
     batch_d: list[tuple[Any, ...]] = []
     batch_e: list[dict[str, Any]] = []
@@ -164,9 +165,16 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
     batch_c: list[dict[str, Any]] = []
     open_rows: dict[int, tuple[list[Any], datetime]] = {}  # symbol index -> WAIT row, start
 
+    timelines: dict[int, list[list[Any]]] = {}  # symbol index -> its open row's flag turns
+    codes = ("FTTTTFTF", "FFTTTFTF", "FTFTTFTF", "FFFTTFFF", "FTTTTF-F", "FFTTTTTF")
+
     def close(i: int) -> None:
         if i in open_rows:
-            batch_d.append(tuple(open_rows.pop(i)[0]))
+            row_values, _ = open_rows.pop(i)
+            changes = timelines.pop(i, None)
+            if changes:
+                row_values[at_changes] = json.dumps(changes, separators=(",", ":"))
+            batch_d.append(tuple(row_values))
 
     def flush() -> None:
         with platform.db.sessions.begin() as s:
@@ -191,10 +199,14 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
             counts["decisions"] += 1
             roll = rng.random() if dense else 1.0
             current = open_rows.get(i)
-            if (current is not None and roll >= ACTIVE_SHARE + rate
+            if (current is not None and roll >= ACTIVE_SHARE
                     and at - current[1] < heartbeat):
-                current[0][at_seen] = stamp  # the same WAIT again
+                current[0][at_seen] = stamp  # a WAIT again: the run goes on
                 current[0][at_repeats] += 1
+                if roll < ACTIVE_SHARE + rate:  # its flags turned: a timeline entry
+                    turns = timelines.setdefault(i, [[0.0, rng.choice(codes)]])
+                    turns.append([round((at - current[1]).total_seconds(), 3),
+                                  rng.choice(codes)])
                 continue
             close(i)
             serial += 1
@@ -324,7 +336,7 @@ async def main(args: argparse.Namespace) -> None:
           f"min): {stored:,} decision rows, {counts['outcomes'] + older['outcomes']:,} "
           f"outcomes, {counts['events'] + older['events']:,} events, generated in "
           f"{gen_s:.0f} s")
-    print(f"  changed WAITs: {rate:.2%} of symbols a cycle ({rate_source}); BUY/SELL "
+    print(f"  flags turned: {rate:.2%} of symbols a cycle ({rate_source}); BUY/SELL "
           f"{ACTIVE_SHARE:.1%}; heartbeat {heartbeat.total_seconds() / 60:g} min")
     print(f"  the {args.dense_hours:g} h at the real cadence: {counts['decisions']:,} decisions "
           f"stored as {counts['rows']:,} rows ({counts['decisions'] / max(1, counts['rows']):.1f}"

@@ -141,6 +141,11 @@ class Cycle(BaseModel):
 # ── the journal and what it explains ───────────────────────────────────────────────────
 
 
+class FlagChange(BaseModel):
+    at: datetime
+    flags: dict[str, bool | None]
+
+
 class DecisionOut(BaseModel):
     id: str
     cycle_id: int | None
@@ -164,6 +169,11 @@ class DecisionOut(BaseModel):
         "its symbol's newest row (the row covers created_at to seen_until; its values are "
         "the latest)")
     repeats: int = Field(0, description="Decisions folded into this row after the first")
+    flag_changes: list[FlagChange] = Field(
+        default_factory=list,
+        description="A WAIT run's flag timeline: its first flags and each later set, with "
+                    "the time it was first decided; empty when the flags never turned "
+                    "(`flags` is always the latest set)")
 
 
 class AlertOutcomeOut(BaseModel):

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from atp.domain.alerts import AlertFlags, is_new_signal
-from atp.domain.compaction import DEFAULT_HEARTBEAT, folds_into
+from atp.domain.compaction import DEFAULT_HEARTBEAT, flag_changes_after, folds_into
 from atp.domain.limits import Limits, limits
 from atp.domain.signals import Decision, evaluate
 from atp.domain.throttle import Side
@@ -291,8 +291,10 @@ class SignalMonitor:
                         run, decision=d.decision, preset=d.preset, flags=d.flags,
                         unknown=d.unknown_inputs, now=now, heartbeat=self.heartbeat,
                         max_gap=max_gap):
-                    # the same WAIT again: its row says so (one record, fewer rows)
+                    # a WAIT again: its row says so (one record, fewer rows), and a turn
+                    # of its flags goes to the row's timeline
                     e.decision_id = row["id"] = run.id
+                    row["flag_changes"] = flag_changes_after(run, d.flags, now)
                     extended.append(row)
                 else:
                     rows.append(row)

@@ -296,6 +296,11 @@ class DecisionRow(Base):
                                                         default=_same_as_created_at)
     repeats: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                          server_default=sql_text("0"))
+    # The run's flag timeline, [[seconds since created_at, flag code], ...] (domain/
+    # compaction.py, flagcode.py): a WAIT whose flags turned extends the row and adds an
+    # entry. NULL = the flags never turned in the run.
+    flag_changes: Mapped[list[list[Any]] | None] = mapped_column(JSON(none_as_null=True),
+                                                                  nullable=True)
 
     __table_args__ = (
         CheckConstraint(_one_of("decision", DECISIONS), name="decision"),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from atp.domain.compaction import expand_flag_changes
 from atp.store import outbox as outbox_rows
 from atp.store import repository as repo
 from atp.store.models import (
@@ -55,6 +56,13 @@ WATCHLIST_FIELDS = ("symbol", "exchange", "enabled", "alert_enabled", "buy_alert
 PRESET_FIELDS = ("name", *repo.PRESET_FIELDS, "updated_at", "updated_by")
 
 
+def _decision(row: DecisionRow) -> dict[str, Any]:
+    """A decision row as every reader gets it: its flag timeline with times and flags."""
+    out = _columns(row, DECISION_FIELDS)
+    out["flag_changes"] = expand_flag_changes(row.created_at, row.flag_changes)
+    return out
+
+
 def latest_decisions(session: Session, symbols: Sequence[str] | None = None
                      ) -> dict[str, dict[str, Any]]:
     """The newest stored decision per symbol (what every channel shows: one record);
@@ -65,7 +73,7 @@ def latest_decisions(session: Session, symbols: Sequence[str] | None = None
     if not ids:
         return {}
     query = select(DecisionRow).where(DecisionRow.id.in_(list(ids.values())))
-    return {row.symbol: _columns(row, DECISION_FIELDS)
+    return {row.symbol: _decision(row)
             for row in session.scalars(query.order_by(DecisionRow.symbol))}
 
 
@@ -95,7 +103,7 @@ def decisions(
         query = query.where(DecisionRow.created_at < until)
     query = query.order_by(DecisionRow.created_at.desc(), DecisionRow.symbol, DecisionRow.id)
     rows = session.scalars(query.limit(limit).offset(offset))
-    return [_columns(r, DECISION_FIELDS) for r in rows]
+    return [_decision(r) for r in rows]
 
 
 def outcomes(

@@ -346,30 +346,34 @@ def newest_runs(session: Session, symbols: Sequence[str]) -> dict[str, StoredRun
         return {}
     t = DecisionRow.__table__
     query = select(t.c.id, t.c.symbol, t.c.decision, t.c.preset, t.c.flags,
-                   t.c.unknown_inputs, t.c.created_at, t.c.seen_until, t.c.alert_ref).where(
-        t.c.id.in_(list(ids.values())))
+                   t.c.unknown_inputs, t.c.created_at, t.c.seen_until, t.c.alert_ref,
+                   t.c.flag_changes).where(t.c.id.in_(list(ids.values())))
     return {str(r.symbol): StoredRun(id=r.id, decision=r.decision, preset=r.preset,
                                      flags=r.flags or {},
                                      unknown=frozenset(r.unknown_inputs or {}),
                                      created_at=r.created_at, seen_until=r.seen_until,
-                                     alert_ref=r.alert_ref)
+                                     alert_ref=r.alert_ref,
+                                     flag_changes=r.flag_changes or ())
             for r in session.execute(query)}
 
 
 def extend_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Fold unchanged WAIT decisions into their rows (one executemany): each dict has the
-    row's `id`, the time it was decided again and its latest values."""
+    """Fold WAIT decisions into their rows (one executemany): each dict has the row's
+    `id`, the time it was decided again, its latest values and its flag timeline."""
     if not rows:
         return
     t = cast(Table, DecisionRow.__table__)
     statement = (update(t).where(t.c.id == bindparam("row_id"))
                  .values(seen_until=bindparam("at"), repeats=t.c.repeats + 1,
                          price=bindparam("new_price"), buy_index=bindparam("new_buy_index"),
+                         flags=bindparam("new_flags"),
+                         flag_changes=bindparam("new_flag_changes"),
                          indicators=bindparam("new_indicators"),
                          reasons=bindparam("new_reasons"),
                          unknown_inputs=bindparam("new_unknown_inputs")))
     session.connection().execute(statement, [
         {"row_id": r["id"], "at": r["seen_until"], "new_price": r["price"],
-         "new_buy_index": r["buy_index"], "new_indicators": r["indicators"],
+         "new_buy_index": r["buy_index"], "new_flags": r["flags"],
+         "new_flag_changes": r["flag_changes"], "new_indicators": r["indicators"],
          "new_reasons": r["reasons"], "new_unknown_inputs": r["unknown_inputs"]}
         for r in rows])

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from atp.engine.service import POLLER_LEASE
 from atp.store.models import LeaseRow
-from tests.integration.api.conftest import SYMBOLS, Api, field_named
+from tests.integration.api.conftest import AUTH, SYMBOLS, Api, field_named
 from tests.integration.engine.conftest import CHAT
 
 
@@ -55,7 +55,7 @@ async def test_decisions_filtered_by_kind_and_symbol(api: Api) -> None:
     row = rows[0]
     assert set(row) == {"id", "cycle_id", "symbol", "preset", "decision", "buy_index",
                         "price", "flags", "indicators", "reasons", "unknown_inputs",
-                        "alert_ref", "created_at", "seen_until", "repeats"}
+                        "alert_ref", "created_at", "seen_until", "repeats", "flag_changes"}
     assert row["unknown_inputs"] == {}
     only = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
     assert [r["decision"] for r in only] == ["WAIT"]
@@ -254,3 +254,38 @@ async def test_a_missed_cycle_starts_a_new_row_so_the_gap_shows(api: Api) -> Non
     gap = (datetime.fromisoformat(newer["created_at"])
            - datetime.fromisoformat(older["seen_until"])).total_seconds()
     assert gap > 120
+
+
+async def test_a_wait_whose_flags_turn_extends_its_row_with_the_timeline(api: Api) -> None:
+    """A flag that turns inside a WAIT run is a timeline entry, not a row (issue 14: on
+    real candles 43 % of closes turn a flag): CCC_USDT gets a buy target under its price
+    (buy_target_ok turns false) and loses it again; one row, three flag sets, each with
+    the cycle that first decided it, and `flags` is the latest."""
+    [before] = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert before["flag_changes"] == [] and before["flags"]["buy_target_ok"] is True
+    turns = []
+    for target in (50.0, None):
+        patched = await api.client.patch("/api/watchlist/CCC_USDT", headers=AUTH,
+                                          json={"buy_target": target})
+        assert patched.status_code == 200, patched.text
+        await api.cycle()
+        [cycle] = (await api.client.get("/api/monitoring/cycles", params={"limit": 1})).json()
+        turns.append(cycle["started_at"])
+        await api.cycle()  # the same flags again: no entry
+    rows = (await api.client.get("/api/decisions", params={"symbol": "CCC_USDT"})).json()
+    assert [(r["id"], r["decision"], r["repeats"]) for r in rows] == [
+        (before["id"], "WAIT", 4)]
+    [row] = rows
+    timeline = row["flag_changes"]
+    assert [c["flags"]["buy_target_ok"] for c in timeline] == [True, False, True]
+    assert timeline[0]["flags"] == before["flags"]
+    assert timeline[0]["at"] == row["created_at"]
+    for entry, started in zip(timeline[1:], turns, strict=True):
+        assert abs((datetime.fromisoformat(entry["at"])
+                    - datetime.fromisoformat(started)).total_seconds()) < 5
+    assert row["flags"] == timeline[-1]["flags"]
+    # the latest flags are what every channel shows
+    coins = (await api.client.get("/api/market/top-coins-data")).json()
+    coin = next(c for c in (coins["coins"] if isinstance(coins, dict) else coins)
+                if c["symbol"] == "CCC_USDT")
+    assert coin["flags"]["buy_target_ok"] is True

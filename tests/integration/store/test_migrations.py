@@ -138,7 +138,7 @@ def test_migrations_ship_inside_the_package() -> None:
     """`atp db upgrade` must work from a wheel, whatever the current directory."""
     assert (migrate.MIGRATIONS_DIR / "alembic.ini").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert migrate.head() == "0007w"
+    assert migrate.head() == "0008f"
 
 
 def test_session_factory_keeps_objects_readable_after_commit(migrated_db) -> None:
