@@ -5,9 +5,10 @@
 The rows are the engine's own: one real monitor cycle over 1,000 synthetic symbols is the
 template (its decision rows, journal events and cycle row), cloned through atp/store's
 tables with bulk inserts onto a timeline ending now, with new ids and shifted times. The
-mix: WAIT mostly, ~0.5 % BUY/SELL per cycle, each with its alert outcome (SENT or
-THROTTLED) and journal event. Every 30-s cycle for the last `--dense-hours` (what the
-windowed reads see; default 1 h), then one cycle every `--sparse-minutes` back to
+mix is measured on the real candles (`measured_mix`): WAIT runs whose flags turn, and
+BUY/SELL runs, each row with its alert outcome (SENT or THROTTLED) and journal event.
+Every 30-s cycle for the last `--dense-hours` (what the windowed reads see; default 2 h),
+then one cycle every `--sparse-minutes` back to
 `--days` (default 30), so the table spans the horizon without generating 86 million rows
 by default; the size per day is extrapolated from the bytes per stored row at the real
 cadence. `--dense-hours 720` generates the whole thing (hours, ~80 GB).
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,8 +52,7 @@ from atp.store.models import AlertOutcomeRow, DecisionRow, EventRow, MonitorCycl
 from atp.store.uow import UnitOfWork
 
 INTERVAL_S = 30
-ACTIVE_SHARE = 0.005  # BUY/SELL decisions per cycle, of the symbols
-DEFAULT_CHANGE_RATE = 0.04  # changed WAITs per cycle, of the symbols (see change_rate)
+PRESET = "swing-aggressive"  # the bench's watchlist preset
 TARGET_GB_30D = 1.0
 TARGET_CHECK_S = 1.0
 ATP = str(Path(sys.executable).with_name("atp"))
@@ -109,50 +111,91 @@ def bulk_insert(session: Any, table: Any, rows: list[dict[str, Any]] | list[tupl
     session.connection().exec_driver_sql(sql, values)
 
 
-def change_rate() -> tuple[float, str]:
-    """The share of 30-s cycles whose WAIT differs from the one before (a flag turned, an
-    input became (un)known): measured on the real 5-minute candles in ../shared when they
-    are there (indicators move at each close; 10 cycles a candle), else 4 %."""
+@dataclass(frozen=True)
+class Mix:
+    """What the symbols decide, per 30-s cycle: flag turns inside WAIT runs (`rate`) and
+    BUY/SELL runs (`run_start` of the symbols start one, lasting `run_cycles` on average,
+    `sends_per_run` of them with an alert the throttle lets go: at the run's start here,
+    its other decisions throttled)."""
+
+    rate: float
+    run_start: float
+    run_cycles: float
+    sends_per_run: float
+    source: str
+
+
+def measured_mix() -> Mix:
+    """Measured on the real 5-minute candles in ../shared when they are there, with the
+    bench's preset (indicators move at each close; 10 cycles a candle): the share of
+    closes whose decision differs from the one before, and the BUY/SELL runs with the
+    alerts the preset's throttle (domain/throttle.py) lets go in them. Without them, the
+    figures this measured on 2026-12-02 (18 files, 17,946 closes)."""
+    from atp.domain.presets import DEFAULT_PRESETS
+    from atp.domain.throttle import ThrottleState, accept, throttle_verdict
+
+    preset = DEFAULT_PRESETS[PRESET]
+    per_candle = 300 / INTERVAL_S
     files = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "candles")
                    .glob("*.csv"))
     if not files:
-        return DEFAULT_CHANGE_RATE, "default (no ../shared/data/candles)"
+        return Mix(0.43 / per_candle, 0.035 / per_candle, 2.3 * per_candle, 0.37,
+                   "measured 2026-12-02 (no ../shared/data/candles here)")
     from atp.analysis import read_candles_csv
     from atp.backtest import fast_decisions
-    from atp.domain.presets import DEFAULT_PRESETS
 
-    total = changed = 0
+    total = changed = active = runs = sends = 0
     for path in files:
         loaded = read_candles_csv(path)
         candles = getattr(loaded, "candles", loaded)
         previous = None
-        for d in fast_decisions(candles, DEFAULT_PRESETS["swing-aggressive"], every=True):
+        kind = None
+        state: ThrottleState | None = None
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        for k, d in enumerate(fast_decisions(candles, preset, every=True)):
             if d is None:
                 continue
             key = (d.decision, tuple(d.flags.items()), frozenset(d.unknown_inputs))
             total += 1
             changed += key != previous
-            previous = key
-    per_close = changed / max(1, total)
-    return per_close * INTERVAL_S / 300, (f"{per_close:.0%} of {total:,} real 5-min closes "
-                                         "change the decision's flags")
+            if d.decision in ("BUY", "SELL"):
+                active += 1
+                runs += d.decision != kind
+                at, price = t0 + timedelta(minutes=5 * k), d.indicators.price or 0.0
+                if throttle_verdict(state, d.decision, price, at, preset.cooldown_minutes,
+                                    preset.min_price_change_pct).allowed:
+                    sends += 1
+                    state = accept(d.decision, price, at)
+            previous, kind = key, d.decision
+    total = max(1, total)
+    return Mix(changed / total / per_candle, runs / total / per_candle,
+               active / max(1, runs) * per_candle, sends / max(1, runs),
+               f"{changed / total:.0%} of {total:,} real 5-min closes change the decision's "
+               f"flags, {active / total:.1%} are BUY/SELL in runs of "
+               f"{active / max(1, runs):.1f} closes ({PRESET})")
 
 
 Template = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]
 
 
 def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_from: datetime,
-             rate: float, heartbeat: timedelta, seed: int = 7) -> dict[str, int]:
+             mix: Mix, heartbeat: timedelta, seed: int = 7,
+             steady_from: datetime | None = None) -> dict[str, int]:
     """Rows as the monitor stores them (domain/compaction.py), at the real cadence from
-    `dense_from`: each 30-s cycle a symbol decides BUY/SELL (ACTIVE_SHARE; a row, its
-    outcome and event) or a WAIT again (its row's seen_until and repeats move; with
-    flags that turned, `rate`, an entry in the row's flag timeline) until the heartbeat
-    starts a new row. Before
-    `dense_from`, one row per symbol per sparse time (history for the reads to skip)."""
+    `dense_from`: each 30-s cycle a symbol goes on with its run — a WAIT again (its row's
+    seen_until and repeats move; with flags that turned, `mix.rate`, an entry in the
+    row's flag timeline) until the heartbeat starts a new row — or is inside a BUY/SELL
+    run (a SENT row whenever the cooldown let an alert go, then one THROTTLED row the
+    run's other decisions fold into). Before `dense_from`, one row per symbol per sparse
+    time (history for the reads to skip). `steady_rows` counts the rows begun from
+    `steady_from` on: the first heartbeat of the dense span starts every symbol's row,
+    which a running platform does once, not every hour."""
     decisions, events, cycle = tmpl
     rng = random.Random(seed)
     base = cycle["started_at"]
-    counts = {"cycles": 0, "decisions": 0, "rows": 0, "events": 0, "outcomes": 0}
+    counts = {"cycles": 0, "decisions": 0, "rows": 0, "events": 0, "outcomes": 0,
+              "steady_rows": 0}
+    steady = False
     next_cycle = int(cycle["id"]) + 1 + (0 if seed == 7 else 10**7)
     names = list(decisions[0])
     at_id, at_cycle, at_created, at_decision, at_seen, at_repeats, at_changes = (
@@ -187,11 +230,46 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
 
     event_rows = [{k: v for k, v in e.items() if k != "id"} for e in events]
     serial = 0
+    active: dict[int, list[Any]] = {}  # symbol index -> [side, cycles left, position]
+    sent_first: dict[int, bool] = {}  # symbol index -> its run opened with a SENT alert
+
+    def fresh(i: int, cid: int, stamp: Any) -> list[Any]:
+        nonlocal serial
+        serial += 1
+        counts["rows"] += 1
+        counts["steady_rows"] += steady
+        new = list(rows[i])
+        new[at_id] = f"{cid:08x}-{i:04x}-4000-{seed:04x}-{serial:012x}"
+        new[at_cycle], new[at_created], new[at_seen], new[at_repeats] = cid, stamp, stamp, 0
+        new[at_changes] = None
+        return new
+
+    def outcome(decision_id: str, d: dict[str, Any], side: str, sent: bool,
+                at: datetime) -> None:
+        batch_o.append({"decision_id": decision_id, "symbol": d["symbol"], "side": side,
+                        "preset": d["preset"], "outcome": "SENT" if sent else "THROTTLED",
+                        "reason": None if sent else "cooldown 0.5/5.0 min; price change "
+                        "0.12/1.00 %", "price": d["price"],
+                        "message_id": rng.randrange(1, 10**9) if sent else None,
+                        "error": None, "origin": "monitor", "created_at": at,
+                        "updated_at": at + timedelta(milliseconds=80)})
+        batch_e.append({"at": at, "type": "alert_sent" if sent else "alert_throttled",
+                        "severity": "info", "symbol": d["symbol"],
+                        "decision_id": decision_id, "instance": "bench",
+                        "message": f"{side} {d['symbol']}",
+                        "payload": {"message_id": 1, "attempts": 1, "chat_id": "1",
+                                    "possible_repeat": False} if sent else
+                        {"side": side, "last_side": side, "last_alerted_at": at.isoformat(),
+                         "last_price": d["price"] or 0.0, "price": d["price"] or 0.0,
+                         "cooldown_minutes": 5.0, "min_price_change_pct": 1.0}})
+        counts["outcomes"] += 1
+        counts["events"] += 1
     for at in times:
         shift = at - base
         cid = next_cycle
         next_cycle += 1
         dense = at >= dense_from
+        steady = steady_from is not None and at >= steady_from
         batch_c.append({**cycle, "id": cid, "started_at": at, "finished_at":
                         cycle["finished_at"] and cycle["finished_at"] + shift})
         stamp = _sql_value(at)
@@ -199,45 +277,46 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
             counts["decisions"] += 1
             roll = rng.random() if dense else 1.0
             current = open_rows.get(i)
-            if (current is not None and roll >= ACTIVE_SHARE
+            run = active.get(i)
+            if run is None and roll < mix.run_start:
+                run = active[i] = [rng.choice(("BUY", "SELL")),
+                                   max(1, round(rng.expovariate(1 / mix.run_cycles))), 0]
+            if run is not None:
+                side, left, pos = run
+                run[1], run[2] = left - 1, pos + 1
+                if left <= 1:
+                    del active[i]
+                # a SENT row when the run opens with an alert the throttle lets go, and
+                # one THROTTLED row; the run's other decisions repeat that row's outcome
+                if (current is not None and current[0][at_decision] == side
+                        and not (pos == 1 and sent_first.get(i))):
+                    current[0][at_seen] = stamp
+                    current[0][at_repeats] += 1
+                    continue
+                close(i)
+                new = fresh(i, cid, stamp)
+                new[at_decision] = side
+                sent = pos == 0 and rng.random() < mix.sends_per_run
+                sent_first[i] = sent
+                outcome(new[at_id], d, side, sent, at)
+                if sent:
+                    batch_d.append(tuple(new))
+                else:
+                    open_rows[i] = (new, at)
+                    if not dense:
+                        close(i)
+                continue
+            if (current is not None and current[0][at_decision] == "WAIT"
                     and at - current[1] < heartbeat):
                 current[0][at_seen] = stamp  # a WAIT again: the run goes on
                 current[0][at_repeats] += 1
-                if roll < ACTIVE_SHARE + rate:  # its flags turned: a timeline entry
-                    turns = timelines.setdefault(i, [[0.0, rng.choice(codes)]])
-                    turns.append([round((at - current[1]).total_seconds(), 3),
+                if roll < mix.run_start + mix.rate:  # its flags turned: a timeline entry
+                    turns = timelines.setdefault(i, [[0, rng.choice(codes)]])
+                    turns.append([round((at - current[1]).total_seconds()),
                                   rng.choice(codes)])
                 continue
             close(i)
-            serial += 1
-            new = list(rows[i])
-            new[at_id] = f"{cid:08x}-{i:04x}-4000-{seed:04x}-{serial:012x}"
-            new[at_cycle], new[at_created], new[at_seen], new[at_repeats] = cid, stamp, stamp, 0
-            counts["rows"] += 1
-            if roll < ACTIVE_SHARE:
-                side = rng.choice(("BUY", "SELL"))
-                new[at_decision] = side
-                sent = rng.random() < 0.3
-                batch_o.append({"decision_id": new[at_id], "symbol": d["symbol"], "side": side,
-                                "preset": d["preset"], "outcome": "SENT" if sent
-                                else "THROTTLED",
-                                "reason": None if sent else "throttle: 1 alert per 5 min",
-                                "price": d["price"], "message_id": rng.randrange(1, 10**9)
-                                if sent else None, "error": None, "origin": "monitor",
-                                "created_at": at,
-                                "updated_at": at + timedelta(milliseconds=80)})
-                batch_e.append({"at": at, "type": "alert_sent" if sent
-                                else "alert_throttled", "severity": "info",
-                                "symbol": d["symbol"], "decision_id": new[at_id],
-                                "instance": "bench", "message": f"{side} {d['symbol']}",
-                                "payload": {"message_id": 1, "attempts": 1, "chat_id": "1",
-                                            "possible_repeat": False} if sent else
-                                {"side": side, "price": d["price"] or 0.0,
-                                 "cooldown_minutes": 5.0}})
-                counts["outcomes"] += 1
-                counts["events"] += 1
-                batch_d.append(tuple(new))
-                continue
+            new = fresh(i, cid, stamp)
             new[at_decision] = "WAIT"  # the template's BUY/SELL had its own outcome
             open_rows[i] = (new, at)
             if not dense:
@@ -301,33 +380,40 @@ async def main(args: argparse.Namespace) -> None:
                             telegram_chat_id="1", production=False)
         platform = Platform(settings, market=SyntheticMarket(names), sender=None)
         with UnitOfWork(platform.db.sessions, "bench_seed") as uow:
-            repo.add_symbols(uow.session, names, "swing-aggressive")
+            repo.add_symbols(uow.session, names, PRESET)
         await platform.monitor.run_cycle()
         empty = file_bytes(path)
         now = datetime.now(UTC)
         times = timeline(now, args.days, args.dense_hours, args.sparse_minutes)
         dense_from = now - timedelta(hours=args.dense_hours)
-        rate, rate_source = change_rate() if args.change_rate is None else (
-            args.change_rate, "--change-rate")
+        mix = measured_mix()
+        if args.change_rate is not None:
+            mix = dataclasses.replace(mix, rate=args.change_rate,
+                                      source=f"{mix.source}; --change-rate")
         heartbeat = timedelta(minutes=settings.decision_heartbeat_minutes)
         t0 = time.perf_counter()
         # the real cadence first: its bytes are the size per day
         tmpl = template(platform)
+        # rows per hour from after the first heartbeat (or half the span, if shorter)
+        steady_from = dense_from + min(heartbeat, timedelta(hours=args.dense_hours / 2))
+        steady_hours = (times[-1] - steady_from).total_seconds() / 3600 + INTERVAL_S / 3600
         counts = generate(platform, tmpl, [t for t in times if t >= dense_from], dense_from,
-                          rate, heartbeat)
+                          mix, heartbeat, steady_from=steady_from)
         platform.db.close()
         dense_bytes = file_bytes(path) - empty
         platform = Platform(settings, market=SyntheticMarket(names), sender=None)
         older = generate(platform, tmpl, [t for t in times if t < dense_from], dense_from,
-                         rate, heartbeat, seed=8)
+                         mix, heartbeat, seed=8)
         gen_s = time.perf_counter() - t0
         with platform.db.sessions() as s:
             stored = s.scalar(select(func.count()).select_from(DecisionRow)) or 0
         platform.db.close()
         size = file_bytes(path)
         platform = Platform(settings, market=SyntheticMarket(names), sender=None)
-        per_day = dense_bytes * 24 / args.dense_hours
         per_row = dense_bytes / max(1, counts["rows"])
+        rows_per_hour = counts["steady_rows"] / steady_hours
+        per_day = per_row * rows_per_hour * 24
+        folded = args.symbols * 3600 / INTERVAL_S / max(1.0, rows_per_hour)
         check_s, summary_ms, code = await measure(platform, args.runs)
         platform.db.close()
     gb_30 = per_day * 30 / 1e9
@@ -336,19 +422,20 @@ async def main(args: argparse.Namespace) -> None:
           f"min): {stored:,} decision rows, {counts['outcomes'] + older['outcomes']:,} "
           f"outcomes, {counts['events'] + older['events']:,} events, generated in "
           f"{gen_s:.0f} s")
-    print(f"  flags turned: {rate:.2%} of symbols a cycle ({rate_source}); BUY/SELL "
-          f"{ACTIVE_SHARE:.1%}; heartbeat {heartbeat.total_seconds() / 60:g} min")
+    print(f"  {mix.source}: flags turn for {mix.rate:.2%} of symbols a cycle, "
+          f"{mix.run_start:.2%} start a BUY/SELL run of {mix.run_cycles:.0f} cycles on "
+          f"average, {mix.sends_per_run:.2f} alerts sent a run; heartbeat "
+          f"{heartbeat.total_seconds() / 60:g} min")
     print(f"  the {args.dense_hours:g} h at the real cadence: {counts['decisions']:,} decisions "
-          f"stored as {counts['rows']:,} rows ({counts['decisions'] / max(1, counts['rows']):.1f}"
-          f" decisions a row), {dense_bytes / 1e6:,.1f} MB = {per_row:,.0f} bytes a row "
-          "(with its share of events, outcomes and indexes)")
+          f"stored as {counts['rows']:,} rows, {dense_bytes / 1e6:,.1f} MB = {per_row:,.0f} "
+          "bytes a row (with its share of events, outcomes and indexes); once running, "
+          f"{rows_per_hour:,.0f} rows an hour ({folded:.1f} decisions a row)")
     print(f"  -> {per_day / 1e9:.3f} GB/day -> {gb_30:.2f} GB for 30 days (target < "
           f"{TARGET_GB_30D:g} GB); database file {size / 1e6:,.0f} MB")
     print(f"  atp check: {check_s:.2f} s wall (median of {args.runs}, exit {code}; target < "
           f"{TARGET_CHECK_S:g} s); /api/monitoring/summary {summary_ms:.0f} ms (median)")
     emit([row("database per day, 1,000 symbols (30-s cycles)", per_day / 1e9, "GB"),
-          row("decisions per stored row (compact WAIT storage)",
-              counts["decisions"] / max(1, counts["rows"]), "×"),
+          row("decisions per stored row (compact storage)", folded, "×"),
           row("database for 30 days, 1,000 symbols", gb_30, "GB", f"< {TARGET_GB_30D:g} GB",
               gb_30 < TARGET_GB_30D),
           row(f"atp check on the {args.days:g}-day database", check_s, "s",
@@ -363,7 +450,7 @@ if __name__ == "__main__":
     parser.add_argument("--dense-hours", type=float, default=2,
                         help="hours at the real cadence (at least the 60-min heartbeat)")
     parser.add_argument("--change-rate", type=float, default=None,
-                        help="changed WAITs per cycle, of the symbols (default: measured)")
+                        help="flag turns per cycle, of the symbols (default: measured)")
     parser.add_argument("--sparse-minutes", type=float, default=360)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)

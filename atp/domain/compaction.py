@@ -9,9 +9,16 @@ the flags as an eight-character code, domain/flagcode.py), so every turn of a fl
 record with its time at ~20 bytes instead of a ~1 KB row: on the real 5-minute candles, 43 %
 of closes turn some flag, and a row per turn was 5 GB a month at 1,000 symbols.
 
-Anything else starts a new row: a BUY or SELL (each keeps its own row and outcome), an
-input that became known or unknown, a preset change, a gap in the decisions, a full flag
-timeline, and the hourly heartbeat (a row older than `heartbeat` is not extended), so the
+A BUY or SELL starts a new row with its own outcome, except when it only repeats its
+row's: the same decision again, throttled again after a THROTTLED or blocked by the same
+flag after a BLOCKED (on the real 5-minute candles a preset decides BUY/SELL on 4 % to
+62 % of closes, most of them inside the throttle's cooldown). That run is one row with one
+outcome, as business-rules §5.1 already records BLOCKED once per run: nothing was
+sent, accepted or traded for the repeats, and `repeats` counts them.
+
+Anything else starts a new row: a BUY or SELL after anything else, an input that became
+known or unknown, a preset change, a gap in the decisions, a full flag timeline, and the
+hourly heartbeat (a row older than `heartbeat` is not extended), so the
 history keeps a sample of every symbol's indicators at least once an hour and no row spans
 for ever. A row covers [created_at, seen_until], one continuous run; `repeats` counts the
 decisions folded into it.
@@ -32,7 +39,10 @@ DEFAULT_HEARTBEAT = timedelta(minutes=60)
 # rewriting an ever longer one.
 MAX_FLAG_CHANGES = 240
 
-FlagChanges = list[list[Any]]  # [[seconds since the row began, flag code], ...]
+# the outcomes a BUY/SELL run may repeat without a row (nothing was sent or accepted)
+REPEATABLE = frozenset({"THROTTLED", "BLOCKED"})
+
+FlagChanges = list[list[Any]]  # [[whole seconds since the row began, flag code], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +58,14 @@ class StoredRun:
     seen_until: datetime | None = None  # None: as created_at
     alert_ref: str | None = None
     flag_changes: Sequence[Sequence[Any]] = ()  # its timeline so far; () = flags never turned
+    outcome: str | None = None  # a BUY/SELL row's alert outcome (THROTTLED, BLOCKED, ...)
+    outcome_reason: str | None = None
 
 
 def folds_into(previous: StoredRun | None, *, decision: str, preset: str,
                flags: Mapping[str, bool | None], unknown: Mapping[str, str],
                now: datetime, heartbeat: timedelta | None,
-               max_gap: timedelta | None = None) -> bool:
+               max_gap: timedelta | None = None, repeats_outcome: bool = False) -> bool:
     """True when the new decision extends `previous` instead of adding a row.
 
     Flags may differ (the change goes to the row's timeline, `flag_changes_after`) when
@@ -64,11 +76,18 @@ def folds_into(previous: StoredRun | None, *, decision: str, preset: str,
     cycle, so only which inputs are unknown counts; the row keeps the latest cause. A row
     is one continuous run: when its last decision is more than `max_gap` old (the
     process was down, the shard moved, the monitor stalled), a new row starts, so the
-    gap stays visible between two rows instead of hiding inside one."""
-    if previous is None or not heartbeat or decision != "WAIT":
+    gap stays visible between two rows instead of hiding inside one.
+
+    A BUY or SELL folds only into a row of the same decision, and only when the alert
+    pipeline found that it repeats the row's outcome (`repeats_outcome`: throttled again
+    after a THROTTLED, blocked by the same flag after a BLOCKED, engine/alerts.py): the
+    run keeps its one outcome, business-rules §5."""
+    if previous is None or not heartbeat:
+        return False
+    if decision != "WAIT" and not (repeats_outcome and previous.outcome in REPEATABLE):
         return False
     last = previous.seen_until or previous.created_at
-    return (previous.decision == "WAIT" and previous.alert_ref is None
+    return (previous.decision == decision and previous.alert_ref is None
             and previous.preset == preset
             and (dict(previous.flags) == dict(flags)
                  or (is_canonical(previous.flags) and is_canonical(flags)
@@ -87,8 +106,9 @@ def flag_changes_after(previous: StoredRun, flags: Mapping[str, bool | None],
     every flag set of the run and when it began; its last entry is the row's `flags`."""
     if dict(previous.flags) == dict(flags):
         return [list(c) for c in previous.flag_changes] or None
-    changes = [list(c) for c in previous.flag_changes] or [[0.0, encode_flags(previous.flags)]]
-    changes.append([round((now - previous.created_at).total_seconds(), 3),
+    changes = [list(c) for c in previous.flag_changes] or [[0, encode_flags(previous.flags)]]
+    # whole seconds: a cycle is 30 s (5 s at the least), and each entry stays ~17 bytes
+    changes.append([round((now - previous.created_at).total_seconds()),
                     encode_flags(flags)])
     return changes
 

@@ -118,12 +118,46 @@ class AlertPipeline:
                     decision_id=record.decision_id, reason=reason)
         return AlertResult(record.decision_id, "ABANDONED", reason)
 
-    def _process(
-        self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem, now: datetime
-    ) -> AlertResult:
+    def repeat_of(self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem,
+                  now: datetime, run_id: str, run_outcome: str | None,
+                  run_reason: str | None) -> AlertResult | None:
+        """The result when `record` only repeats its run's outcome, else None (nothing is
+        written either way).
+
+        A BUY/SELL decision that follows the same decision of its symbol's newest row,
+        whose outcome was THROTTLED and which is throttled again, or BLOCKED by the same
+        flag again, adds nothing but a time: the monitor folds it into that row (domain/
+        compaction.py), under the row's id and its one outcome, as BLOCKED already was
+        recorded once per run. Judged from the record (the row's outcome, the throttle
+        state), so a restart folds the same way."""
+        flag = self._blocking(record, item)
+        if flag is not None:
+            if run_outcome == "BLOCKED" and run_reason == _blocked_reason(flag):
+                self._blocked_runs[record.symbol] = (record.side, flag, run_id)
+                return AlertResult(run_id, "BLOCKED", run_reason)
+            return None
+        if run_outcome != "THROTTLED":
+            return None
+        last = repo.get_throttle(uow.session, record.symbol, record.preset)
+        verdict = throttle_verdict(last, record.side, record.price or 0.0, now,
+                                   item.preset.cooldown_minutes,
+                                   item.preset.min_price_change_pct)
+        if verdict.allowed:
+            return None
+        log_marker(log, ALERT_THROTTLED, symbol=record.symbol, side=record.side,
+                   reason=verdict.reason, decision_id=run_id, repeat=True)
+        return AlertResult(run_id, "THROTTLED", verdict.reason)
+
+    def _blocking(self, record: DecisionRecord, item: WatchItem) -> str | None:
         flag = blocking_flag(item.flags, record.side)
         if flag is None and (not self.alerts_enabled or not self.chat_id):
             flag = "ALERTS_ENABLED" if not self.alerts_enabled else "TELEGRAM_CHAT_ID"
+        return flag
+
+    def _process(
+        self, uow: UnitOfWork, record: DecisionRecord, item: WatchItem, now: datetime
+    ) -> AlertResult:
+        flag = self._blocking(record, item)
         if flag is not None:
             return self._blocked(uow, record, flag, now)
         self._blocked_runs.pop(record.symbol, None)
@@ -183,7 +217,7 @@ class AlertPipeline:
         if run is not None and run[:2] == (record.side, flag):
             repo.set_alert_ref(uow.session, record.decision_id, run[2])
             return AlertResult(record.decision_id, "COVERED", f"blocked run of {run[2]}")
-        reason = f"{flag} is off" if flag.islower() else f"{flag} not set"
+        reason = _blocked_reason(flag)
         self._outcome(uow, record, "BLOCKED", reason, now,
                       AlertBlocked(side=record.side, flag=flag))
         self._blocked_runs[record.symbol] = (record.side, flag, record.decision_id)
@@ -203,3 +237,7 @@ class AlertPipeline:
         )
         record_event(session, event, at=now, instance=self.instance, symbol=record.symbol,
                      decision_id=record.decision_id, message=reason)
+
+
+def _blocked_reason(flag: str) -> str:
+    return f"{flag} is off" if flag.islower() else f"{flag} not set"

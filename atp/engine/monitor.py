@@ -259,6 +259,8 @@ class SignalMonitor:
                                                    if e.decision is not None])
                     if self.heartbeat else {})
             extended: list[dict[str, object]] = []
+            pending = {rec.decision_id: (rec, item) for rec, item in batch}
+            repeated: set[str] = set()  # BUY/SELL folded into their run: no outcome of their own
             # a row is one continuous run: a missed cycle (down, stalled, shard moved)
             # starts a new one, so the gap shows between rows
             max_gap = timedelta(seconds=self.limits.price_max_age_seconds)
@@ -287,12 +289,23 @@ class SignalMonitor:
                     "seen_until": now, "repeats": 0,
                 }
                 run = runs.get(e.item.symbol)
-                if run is not None and folds_into(
-                        run, decision=d.decision, preset=d.preset, flags=d.flags,
-                        unknown=d.unknown_inputs, now=now, heartbeat=self.heartbeat,
-                        max_gap=max_gap):
-                    # a WAIT again: its row says so (one record, fewer rows), and a turn
-                    # of its flags goes to the row's timeline
+                fold = run is not None and folds_into(
+                    run, decision=d.decision, preset=d.preset, flags=d.flags,
+                    unknown=d.unknown_inputs, now=now, heartbeat=self.heartbeat,
+                    max_gap=max_gap, repeats_outcome=d.decision != "WAIT")
+                if fold and d.decision != "WAIT":
+                    # a BUY/SELL folds only when it repeats its row's outcome
+                    assert run is not None
+                    alert = pending.get(e.decision_id)
+                    fold = alert is not None and self.pipeline.repeat_of(
+                        uow, alert[0], alert[1], now, run.id, run.outcome,
+                        run.outcome_reason) is not None
+                    if fold:
+                        repeated.add(e.decision_id)
+                if fold:
+                    # the same decision again: its row says so (one record, fewer rows),
+                    # and a turn of its flags goes to the row's timeline
+                    assert run is not None
                     e.decision_id = row["id"] = run.id
                     row["flag_changes"] = flag_changes_after(run, d.flags, now)
                     extended.append(row)
@@ -308,6 +321,8 @@ class SignalMonitor:
                 }))
             repo.insert_decisions(uow.session, rows)
             repo.extend_decisions(uow.session, extended)
+            if repeated:
+                batch = [(rec, item) for rec, item in batch if rec.decision_id not in repeated]
             made = Counter(str(r["decision"]) for r in (*rows, *extended))
             if made:
                 repo.count_cycle_decisions(uow.session, cycle_id, dict(made))

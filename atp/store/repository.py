@@ -344,16 +344,19 @@ def newest_runs(session: Session, symbols: Sequence[str]) -> dict[str, StoredRun
     ids = newest_decision_ids(session, symbols)
     if not ids:
         return {}
-    t = DecisionRow.__table__
-    query = select(t.c.id, t.c.symbol, t.c.decision, t.c.preset, t.c.flags,
-                   t.c.unknown_inputs, t.c.created_at, t.c.seen_until, t.c.alert_ref,
-                   t.c.flag_changes).where(t.c.id.in_(list(ids.values())))
+    t, o = DecisionRow.__table__, AlertOutcomeRow.__table__
+    query = (select(t.c.id, t.c.symbol, t.c.decision, t.c.preset, t.c.flags,
+                    t.c.unknown_inputs, t.c.created_at, t.c.seen_until, t.c.alert_ref,
+                    t.c.flag_changes, o.c.outcome, o.c.reason)
+             .select_from(t.outerjoin(o, o.c.decision_id == t.c.id))
+             .where(t.c.id.in_(list(ids.values()))))
     return {str(r.symbol): StoredRun(id=r.id, decision=r.decision, preset=r.preset,
                                      flags=r.flags or {},
                                      unknown=frozenset(r.unknown_inputs or {}),
                                      created_at=r.created_at, seen_until=r.seen_until,
                                      alert_ref=r.alert_ref,
-                                     flag_changes=r.flag_changes or ())
+                                     flag_changes=r.flag_changes or (),
+                                     outcome=r.outcome, outcome_reason=r.reason)
             for r in session.execute(query)}
 
 

@@ -81,12 +81,12 @@ def test_a_turn_of_the_eight_flags_folds_and_goes_to_the_timeline() -> None:
     assert _folds(run, flags=turned)
     at = T0 + timedelta(seconds=30.0004)
     changes = flag_changes_after(run, turned, at)
-    assert changes == [[0.0, "FTTTTT-T"], [30.0, "TTTTTTFT"]]
+    assert changes == [[0, "FTTTTT-T"], [30, "TTTTTTFT"]]
     assert flag_changes_after(run, dict(EIGHT), at) is None  # never turned: no timeline
     later = StoredRun(**{**_fields(run), "flags": turned, "flag_changes": changes})
     assert flag_changes_after(later, turned, at) == changes  # unchanged again: kept
     back = flag_changes_after(later, EIGHT, T0 + timedelta(minutes=2))
-    assert back == [*changes, [120.0, "FTTTTT-T"]]
+    assert back == [*changes, [120, "FTTTTT-T"]]
     assert expand_flag_changes(T0, back) == [
         {"at": T0, "flags": EIGHT}, {"at": T0 + timedelta(seconds=30), "flags": turned},
         {"at": T0 + timedelta(minutes=2), "flags": EIGHT}]

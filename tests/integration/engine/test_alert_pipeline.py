@@ -78,11 +78,50 @@ async def test_disabled_flag_gives_one_blocked_outcome_naming_it(
         await cycle(p, clock)
     [o] = outcomes(p)
     assert o.outcome == "BLOCKED" and o.reason == "buy_alert_enabled is off"
+    # the blocked run is one row (compact storage): the BLOCKED decision and 3 repeats
     with p.db.sessions() as s:
-        rows = s.scalars(select(DecisionRow).order_by(DecisionRow.created_at))
-        refs = [d.alert_ref for d in rows]
-    assert refs == [None, o.decision_id, o.decision_id, o.decision_id]
+        rows = list(s.scalars(select(DecisionRow).order_by(DecisionRow.created_at)))
+    assert [(d.id, d.decision, d.repeats, d.alert_ref) for d in rows] == [
+        (o.decision_id, "BUY", 3, None)]
     assert tg.received(CHAT) == []
+
+
+async def test_a_blocked_run_without_compaction_points_at_its_outcome(
+        make_platform, clock, migrated_db, tg):
+    """DECISION_HEARTBEAT_MINUTES=0 (a row per decision): the later decisions of a
+    blocked run point at the run's BLOCKED outcome (`alert_ref`), none gets its own."""
+    p = make_platform({"AAA_USDT": "down"}, decision_heartbeat_minutes=0)
+    with migrated_db.session_factory.begin() as s:
+        s.execute(update(WatchlistRow).values(buy_alert_enabled=False))
+    for _ in range(4):
+        await cycle(p, clock)
+    [o] = outcomes(p)
+    with p.db.sessions() as s:
+        refs = [d.alert_ref for d in s.scalars(select(DecisionRow)
+                                               .order_by(DecisionRow.created_at))]
+    assert refs == [None, o.decision_id, o.decision_id, o.decision_id]
+
+
+async def test_a_throttled_run_is_one_row_with_one_outcome(make_platform, clock, market, tg):
+    """Compact storage of BUY/SELL (issue 14): a BUY throttled again after a THROTTLED
+    folds into that row, which keeps its one outcome; the SENT row stays its own, and
+    the BUY that the throttle lets through again starts a row with its own outcome."""
+    p = make_platform({"AAA_USDT": "down"})
+    for _ in range(5):
+        await cycle(p, clock)
+    with p.db.sessions() as s:
+        rows = list(s.scalars(select(DecisionRow).order_by(DecisionRow.created_at)))
+        events = list(s.scalars(select(EventRow.type).where(
+            EventRow.type == "alert_throttled")))
+    assert [(d.decision, d.repeats) for d in rows] == [("BUY", 0), ("BUY", 3)]
+    assert [(o.decision_id, o.outcome) for o in outcomes(p)] == [
+        (rows[0].id, "SENT"), (rows[1].id, "THROTTLED")]
+    assert len(events) == 1 and len(tg.received(CHAT)) == 1
+    clock.advance(301)  # past the cooldown, and the price moved: accepted again
+    market.set("AAA_USDT", "down", price=98.0)
+    await cycle(p, clock)
+    assert [o.outcome for o in outcomes(p)] == ["SENT", "THROTTLED", "SENT"]
+    assert len(tg.received(CHAT)) == 2
 
 
 async def test_telegram_outage_delays_but_loses_and_duplicates_nothing(make_platform, clock, tg):
