@@ -114,3 +114,21 @@ def test_only_the_eight_three_valued_flags_have_a_code(bad: dict[str, object]) -
         with pytest.raises(ValueError, match="not a flag code"):
             decode_flags(code)
     assert decode_flags(encode_flags(EIGHT)) == EIGHT
+
+
+@pytest.mark.parametrize("outcome", ["THROTTLED", "BLOCKED"])
+def test_a_buy_or_sell_folds_only_when_it_repeats_its_rows_outcome(outcome: str) -> None:
+    buy = StoredRun(**{**_fields(RUN), "decision": "BUY", "outcome": outcome})
+    assert _folds(buy, decision="BUY", repeats_outcome=True)
+    assert not _folds(buy, decision="BUY")  # the pipeline did not say it repeats
+    assert not _folds(buy, decision="SELL", repeats_outcome=True)  # the other side
+    assert not _folds(buy, repeats_outcome=True)  # a WAIT after a BUY starts a row
+    assert not _folds(buy, decision="BUY", repeats_outcome=True,
+                      now=T0 + DEFAULT_HEARTBEAT)  # the heartbeat holds for them too
+
+
+@pytest.mark.parametrize("outcome", ["SENT", "PENDING", "FAILED", "ABANDONED", None])
+def test_a_row_whose_alert_went_or_has_no_outcome_is_never_extended(
+        outcome: str | None) -> None:
+    buy = StoredRun(**{**_fields(RUN), "decision": "BUY", "outcome": outcome})
+    assert not _folds(buy, decision="BUY", repeats_outcome=True)
