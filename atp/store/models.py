@@ -6,6 +6,8 @@ proves these models and the migrated schema agree, so edit both together.
 
 Conventions:
 - every timestamp is a `UtcDateTime` (aware UTC on SQLite and PostgreSQL alike);
+- a decision's `flags` and `indicators` are stored compactly (`DecisionFlags`,
+  `DecisionIndicators`: still JSON columns) and read back as the dicts they were;
 - enumerated strings carry a CHECK constraint, so a typo fails the write instead of
   producing a row no reader recognises;
 - free text that may grow (messages, errors, reasons) is `Text`, never a short `String`
@@ -41,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from atp.domain.presets import Preset
-from atp.store.types import UtcDateTime
+from atp.store.types import DecisionFlags, DecisionIndicators, UtcDateTime
 
 # Deterministic constraint names: the migrations spell the same names, SQLite batch
 # operations can address constraints by name, and error messages say which rule fired.
@@ -275,8 +277,10 @@ class DecisionRow(Base):
     decision: Mapped[str] = mapped_column(String(8), nullable=False)
     buy_index: Mapped[int] = mapped_column(Integer, nullable=False)
     price: Mapped[float | None] = mapped_column(Float, nullable=True)
-    flags: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    indicators: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # JSON columns holding compact forms of the usual dicts (store/types.py: ~290 bytes
+    # less per row); the ORM and every query see the dicts.
+    flags: Mapped[dict[str, Any]] = mapped_column(DecisionFlags(), nullable=False)
+    indicators: Mapped[dict[str, Any]] = mapped_column(DecisionIndicators(), nullable=False)
     reasons: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     # The unknown inputs that made flags `None`, each with its cause and measured value:
     # {"price": "price stale: 74 s old (limit 60 s)"} (business-rules §1); {} = none.
