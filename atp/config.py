@@ -265,14 +265,14 @@ class Settings(BaseSettings):
     )
 
     decision_heartbeat_minutes: float = Field(
-        default=60.0,
+        default=240.0,
         ge=0,
         le=1440,
         description="A WAIT decision after a WAIT (same preset and unknown inputs) "
         "extends its symbol's newest row (seen_until, repeats; a turn of its flags goes to "
         "the row's flag timeline) instead of adding one, until that row is this many "
         "minutes old; 0 stores every decision as its own row.",
-        json_schema_extra=_fix("set DECISION_HEARTBEAT_MINUTES to minutes, e.g. 60 "
+        json_schema_extra=_fix("set DECISION_HEARTBEAT_MINUTES to minutes, e.g. 240 "
                                "(0 = a row per decision)"),
     )
 

@@ -7,13 +7,14 @@ template (its decision rows, journal events and cycle row), cloned through atp/s
 tables with bulk inserts onto a timeline ending now, with new ids and shifted times. The
 mix is measured on the real candles (`measured_mix`): WAIT runs whose flags turn, and
 BUY/SELL runs, each row with its alert outcome (SENT or THROTTLED) and journal event.
-Every 30-s cycle for the last `--dense-hours` (what the windowed reads see; default 2 h),
+Every 30-s cycle for the last `--dense-hours` (default two heartbeats, 8 h),
 then one cycle every `--sparse-minutes` back to
 `--days` (default 30), so the table spans the horizon without generating 86 million rows
-by default; the size per day is extrapolated from the bytes per stored row at the real
-cadence. `--dense-hours 720` generates the whole thing (hours, ~80 GB).
+by default; the size per day is the bytes per stored row at the real cadence times the
+rows an hour once running (after the first heartbeat, which starts every symbol's row).
+`--dense-hours 720` generates the whole thing (hours).
 
-    .venv/bin/python bench/db_30days.py [--days 30] [--dense-hours 2] [--sparse-minutes 360]
+    .venv/bin/python bench/db_30days.py [--days 30] [--dense-hours 8] [--sparse-minutes 360]
         [--symbols 1000] [--keep PATH]
 """
 
@@ -74,10 +75,15 @@ def timeline(now: datetime, days: float, dense_hours: float, sparse_min: float
     return times
 
 
+def _json(value: Any) -> str:
+    """JSON as atp/store's engine writes it (no padding)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _sql_value(value: Any) -> Any:
     """A value as SQLite stores it through atp/store's types: JSON text, naive UTC text."""
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return _json(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return value
@@ -90,11 +96,14 @@ def template(platform: Platform) -> tuple[list[dict[str, Any]], list[dict[str, A
         decisions = [dict(r._mapping) for r in s.execute(select(DecisionRow.__table__))]
         events = [dict(r._mapping) for r in s.execute(select(EventRow.__table__))]
         cycle = dict(s.execute(select(MonitorCycleRow.__table__)).one()._mapping)
-    for rows in (decisions, events):
+    dialect = platform.db.engine.dialect
+    for rows, table in ((decisions, DecisionRow.__table__), (events, EventRow.__table__)):
         for r in rows:
             for k, v in r.items():
                 if isinstance(v, dict | list):
-                    r[k] = json.dumps(v)
+                    # as the engine stores it: through the column's type and serializer
+                    encode = table.c[k].type.bind_processor(dialect)
+                    r[k] = encode(v) if encode else _json(v)
     return decisions, events, cycle
 
 
@@ -216,7 +225,7 @@ def generate(platform: Platform, tmpl: Template, times: list[datetime], dense_fr
             row_values, _ = open_rows.pop(i)
             changes = timelines.pop(i, None)
             if changes:
-                row_values[at_changes] = json.dumps(changes, separators=(",", ":"))
+                row_values[at_changes] = _json(changes)
             batch_d.append(tuple(row_values))
 
     def flush() -> None:
@@ -383,6 +392,9 @@ async def main(args: argparse.Namespace) -> None:
             repo.add_symbols(uow.session, names, PRESET)
         await platform.monitor.run_cycle()
         empty = file_bytes(path)
+        heartbeat = timedelta(minutes=settings.decision_heartbeat_minutes)
+        if args.dense_hours is None:
+            args.dense_hours = max(2.0, 2 * heartbeat.total_seconds() / 3600)
         now = datetime.now(UTC)
         times = timeline(now, args.days, args.dense_hours, args.sparse_minutes)
         dense_from = now - timedelta(hours=args.dense_hours)
@@ -390,7 +402,6 @@ async def main(args: argparse.Namespace) -> None:
         if args.change_rate is not None:
             mix = dataclasses.replace(mix, rate=args.change_rate,
                                       source=f"{mix.source}; --change-rate")
-        heartbeat = timedelta(minutes=settings.decision_heartbeat_minutes)
         t0 = time.perf_counter()
         # the real cadence first: its bytes are the size per day
         tmpl = template(platform)
@@ -447,8 +458,9 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days", type=float, default=30)
-    parser.add_argument("--dense-hours", type=float, default=2,
-                        help="hours at the real cadence (at least the 60-min heartbeat)")
+    parser.add_argument("--dense-hours", type=float, default=None,
+                        help="hours at the real cadence (default: two heartbeats, the first "
+                        "one warm-up; at least 2)")
     parser.add_argument("--change-rate", type=float, default=None,
                         help="flag turns per cycle, of the symbols (default: measured)")
     parser.add_argument("--sparse-minutes", type=float, default=360)

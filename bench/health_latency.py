@@ -48,6 +48,7 @@ from atp.store.uow import UnitOfWork
 
 SYMBOLS = 1_000
 CANDLES = 200
+DAILY_CANDLES = 120  # MA10w needs 70 daily closes
 
 
 # ── the load generator (runs in its own process) ───────────────────────────────────────
@@ -111,21 +112,28 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 class SyntheticMarket:
-    """1,000 symbols of random-walk closed candles, prepared once (the market's own cost
-    is not what this figure measures)."""
+    """1,000 symbols of random-walk closed candles, and daily candles for MA10w as the
+    exchange serves them, prepared once (the market's own cost is not what this figure
+    measures; without daily candles every decision would carry an unknown MA10w)."""
 
     def __init__(self, symbols: Sequence[str]) -> None:
         rng = np.random.default_rng(7)
         self.data: dict[str, Candles] = {}
+        self.daily: dict[str, Candles] = {}
         for symbol in symbols:
             close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, CANDLES)))
             ts = np.arange(CANDLES, dtype=np.int64) * 3_600_000
             self.data[symbol] = Candles(ts, close.copy(), close * 1.004, close * 0.996, close,
                                         rng.uniform(100, 1000, CANDLES))
+            days = close[-1] * np.exp(np.cumsum(rng.normal(0, 0.03, DAILY_CANDLES)))[::-1]
+            dts = np.arange(DAILY_CANDLES, dtype=np.int64) * 86_400_000
+            self.daily[symbol] = Candles(dts, days.copy(), days * 1.02, days * 0.98, days,
+                                         rng.uniform(1e4, 1e5, DAILY_CANDLES))
 
     async def snapshot(self, symbols: Sequence[str]) -> dict[str, MarketSnapshot]:
         now = datetime.now(UTC)
-        return {s: MarketSnapshot(s, self.data[s], float(self.data[s].close[-1]), now)
+        return {s: MarketSnapshot(s, self.data[s], float(self.data[s].close[-1]), now,
+                                  daily=self.daily[s])
                 for s in symbols}
 
 
