@@ -146,6 +146,18 @@ class FlagChange(BaseModel):
     flags: dict[str, bool | None]
 
 
+class DecisionRunOut(BaseModel):
+    """A decision row without its explanation (GET /api/decisions/runs)."""
+
+    id: str
+    symbol: str
+    decision: str
+    created_at: datetime
+    seen_until: datetime | None
+    repeats: int
+    unknown_inputs: dict[str, str] = Field(default_factory=dict)
+
+
 class DecisionOut(BaseModel):
     id: str
     cycle_id: int | None

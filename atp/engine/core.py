@@ -331,6 +331,10 @@ class Core:
         result: list[dict[str, Any]] = await self._read(queries.decisions, **filters)
         return result
 
+    async def decision_runs(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._read(queries.decision_runs, **filters)
+        return result
+
     async def outcomes(self, **filters: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._read(queries.outcomes, **filters)
         return result

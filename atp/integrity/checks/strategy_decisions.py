@@ -20,6 +20,7 @@ from atp.integrity.checks._common import limit_list, plural
 from atp.integrity.checks.signal_monitor_cycles import enabled_symbols
 from atp.integrity.context import CheckContext
 from atp.integrity.report import CheckResult, Status, ago
+from atp.integrity.sources import SourceUnavailable
 from atp.integrity.sources.http import parse_time
 
 ID = "strategy_decisions"
@@ -72,7 +73,12 @@ def made_since(decision: dict[str, Any], since: datetime) -> int:
 async def run(ctx: CheckContext) -> CheckResult:
     # Far enough back to see a 10-minute run of unknown inputs whatever the window.
     reach = min(ctx.since, ctx.now - timedelta(seconds=UNKNOWN_WARN_AFTER_SECONDS + 120))
-    fetched = await ctx.api.get_all("/api/decisions", since=reach.isoformat())
+    try:  # the rows without their explanation; a backend older than it: the whole rows
+        fetched = await ctx.api.get_all("/api/decisions/runs", since=reach.isoformat())
+    except SourceUnavailable as exc:
+        if exc.http_status != 404:
+            raise
+        fetched = await ctx.api.get_all("/api/decisions", since=reach.isoformat())
     decisions = [d for d in fetched
                  if (at := parse_time(d.get("seen_until") or d.get("created_at"))) is None
                  or at >= ctx.since]

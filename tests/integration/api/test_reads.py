@@ -289,3 +289,22 @@ async def test_a_wait_whose_flags_turn_extends_its_row_with_the_timeline(api: Ap
     coin = next(c for c in (coins["coins"] if isinstance(coins, dict) else coins)
                 if c["symbol"] == "CCC_USDT")
     assert coin["flags"]["buy_target_ok"] is True
+
+
+async def test_decision_runs_are_the_decisions_rows_without_their_explanation(api: Api
+                                                                             ) -> None:
+    """GET /api/decisions/runs (what `atp check` counts): the same rows as
+    /api/decisions, in the same order and window, with only span, repeats and the
+    unknown inputs; a bad `since` is a 422 naming it."""
+    for _ in range(2):
+        await api.cycle()
+    [cycle] = (await api.client.get("/api/monitoring/cycles", params={"limit": 1})).json()
+    for params in ({}, {"since": cycle["started_at"]}, {"limit": 2, "offset": 1}):
+        full = (await api.client.get("/api/decisions", params=params)).json()
+        runs = (await api.client.get("/api/decisions/runs", params=params)).json()
+        keys = ("id", "symbol", "decision", "created_at", "seen_until", "repeats",
+                "unknown_inputs")
+        assert runs == [{k: d[k] for k in keys} for d in full], params
+        assert runs  # never vacuous
+    bad = await api.client.get("/api/decisions/runs", params={"since": "yesterday"})
+    assert bad.status_code == 422 and field_named(bad.json(), "since")
